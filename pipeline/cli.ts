@@ -1,0 +1,107 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * `npm run matrix`: reads the matrix, then lists, plans or builds it.
+ * Exit status: 0 all built, 1 a failure, 2 bad input (nothing was touched), 130 interrupted.
+ */
+import { homedir } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
+import { join, resolve } from 'node:path';
+import { buildArgs, buildEnv } from './build/command.ts';
+import { HELP, parseCli, type CliOptions } from './cli/args.ts';
+import { loadConfig } from './config/load.ts';
+import { selectVariants } from './config/select.ts';
+import type { Variant } from './domain.ts';
+import { cleanLeftovers } from './engine/clean.ts';
+import { DockerEngine } from './engine/docker-engine.ts';
+import { describeError, MatrixError } from './errors.ts';
+import { qemuLaunch } from './export/qemu-launch.ts';
+import { schedule } from './queue/schedule.ts';
+import { createReporter } from './report/create-reporter.ts';
+import { runMatrix } from './run.ts';
+
+function defaultCacheDir(): string {
+  return process.env.EDK2_MATRIX_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edk2-matrix');
+}
+
+function listVariants(variants: readonly Variant[], json: boolean): string {
+  if (json) {
+    return `${JSON.stringify(variants.map((v) => ({
+      id: v.id, arch: v.arch, target: v.target, features: v.features, defines: v.defines, pcds: v.pcds, dsc: v.platform.dsc,
+    })), null, 2)}\n`;
+  }
+  const rows = [['id', 'arch', 'target', 'dsc', 'defines'], ...variants.map((v) => [
+    v.id, v.arch, v.target, v.platform.dsc, Object.entries(v.defines).map(([k, val]) => `${k}=${val}`).join(' ') || '-',
+  ])];
+  const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return `${rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]!) : c)).join('  ')).join('\n')}\n`;
+}
+
+function dryRun(variants: readonly Variant[], threads: number): string {
+  return variants.map((v) => {
+    const env = Object.entries(buildEnv(v)).map(([k, val]) => `${k}=${val} `).join('');
+    return [
+      `${v.id}:`,
+      `  build:  ${env}build ${buildArgs(v, threads).join(' ')}`,
+      `  export: ${v.platform.code.published}, ${v.platform.vars.published}${v.platform.code.padTo ? ` (padded to ${v.platform.code.padTo} bytes)` : ''}`,
+      `  qemu:   ${qemuLaunch(v, v.platform.code.published, v.platform.vars.published).argv.join(' ')}`,
+    ].join('\n');
+  }).join('\n') + '\n';
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const opts: CliOptions = parseCli(argv);
+  if (opts.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const engine = new DockerEngine();
+  if (opts.clean) {
+    await engine.ping();
+    const r = await cleanLeftovers(engine);
+    process.stdout.write(`removed ${r.containers} container(s) and ${r.volumes} volume(s) left by earlier runs` +
+      `${r.spared ? `; spared ${r.spared} of a run still going` : ''}\n`);
+    return 0;
+  }
+  const config = loadConfig(opts.config);
+  const variants = selectVariants(config.variants, opts.only);
+  const plan = schedule({ cores: availableParallelism(), memoryBytes: totalmem(), variants: variants.length, jobs: opts.jobs, threads: opts.threads });
+  if (opts.list) {
+    process.stdout.write(listVariants(variants, opts.json));
+    return 0;
+  }
+  if (opts.dryRun) {
+    process.stdout.write(dryRun(variants, plan.threads));
+    return 0;
+  }
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping, removing containers (again to quit at once)\n`);
+    controller.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const reporter = createReporter();
+  const outDir = resolve(opts.out);
+  const result = await runMatrix(engine, {
+    config, variants, outDir, cacheDir: resolve(opts.cacheDir ?? defaultCacheDir()), schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,
+  }, reporter, controller.signal);
+  reporter.summary(result.outcomes, result.seconds, outDir);
+  if (controller.signal.aborted) return 130;
+  return result.outcomes.some((o) => o.status !== 'built') ? 1 : 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`edk2-matrix: ${describeError(err)}\n`);
+    if (!(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    process.exitCode = err instanceof MatrixError ? err.exitCode : 1;
+  },
+);

@@ -1,0 +1,93 @@
+/** Command-line options: parsed and checked before anything else happens. */
+import { parseArgs } from 'node:util';
+import { UsageError } from '../errors.ts';
+
+export interface CliOptions {
+  readonly config: string;
+  readonly out: string;
+  readonly cacheDir: string | undefined;
+  readonly only: string | undefined;
+  readonly list: boolean;
+  readonly json: boolean;
+  readonly dryRun: boolean;
+  readonly clean: boolean;
+  readonly help: boolean;
+  readonly jobs: number | undefined;
+  readonly threads: number | undefined;
+  readonly timeoutMinutes: number;
+}
+
+export const HELP = `Usage: npm run matrix -- [options]
+
+Builds every variant of matrix.yaml (EDK2 UEFI firmware for QEMU) in pinned containers and
+exports checksummed pflash images, a QEMU launch manifest and launch.sh for each.
+
+Options:
+  --config FILE      matrix file (default: matrix.yaml)
+  --out DIR          artifacts directory (default: artifacts)
+  --only IDS         build only these variants: comma-separated ids or globs (x64-*,arm-debug)
+  --list             list the variants the matrix expands into, and exit
+  --json             with --list: a JSON array (id, arch, target, features, defines, pcds, dsc)
+  --dry-run          validate, print each variant's build command, and exit; touches nothing
+  --jobs N           variants built at once (default: from cores and memory)
+  --threads N        edk2 build threads (-n) per variant (default: cores / jobs)
+  --timeout MIN      minutes a variant may build before it is stopped (default: 60)
+  --cache-dir DIR    downloads and logs (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
+  --clean            remove containers and volumes left by runs that died, and exit
+  -h, --help         this help
+
+Exit status: 0 all built, 1 a variant or stage failed, 2 bad configuration or usage,
+130 interrupted.
+Environment: DOCKER_HOST (engine), EDK2_MATRIX_DEBIAN_MIRROR (Debian mirror; default: the
+host's apt configuration), GITHUB_ACTIONS (grouped output and a step summary).
+`;
+
+function positiveInt(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${value}: expected a whole number of at least 1`);
+  return n;
+}
+
+export function parseCli(argv: readonly string[]): CliOptions {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        config: { type: 'string', default: 'matrix.yaml' },
+        out: { type: 'string', default: 'artifacts' },
+        'cache-dir': { type: 'string' },
+        only: { type: 'string' },
+        list: { type: 'boolean', default: false },
+        json: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        clean: { type: 'boolean', default: false },
+        jobs: { type: 'string' },
+        threads: { type: 'string' },
+        timeout: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0]!, 'see npm run matrix -- --help');
+  }
+  const v = parsed.values;
+  if (v.json && !v.list) throw new UsageError('--json only goes with --list', 'use --list --json');
+  return {
+    config: v.config!,
+    out: v.out!,
+    cacheDir: v['cache-dir'],
+    only: v.only,
+    list: v.list!,
+    json: v.json!,
+    dryRun: v['dry-run']!,
+    clean: v.clean!,
+    help: v.help!,
+    jobs: positiveInt('jobs', v.jobs),
+    threads: positiveInt('threads', v.threads),
+    timeoutMinutes: positiveInt('timeout', v.timeout) ?? 60,
+  };
+}

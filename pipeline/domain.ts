@@ -1,0 +1,204 @@
+/**
+ * The domain types, defined once. They flow one way through the stages:
+ * config → plan → image/source → queue → build → export → report.
+ */
+
+export const ARCHES = ['X64', 'IA32', 'AARCH64', 'ARM'] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export const TARGETS = ['DEBUG', 'RELEASE', 'NOOPT'] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** A `-D NAME=VALUE` define or a `--pcd NAME=VALUE`, value normalised to edk2's spelling. */
+export type Assignments = Readonly<Record<string, string>>;
+
+// ─── config ────────────────────────────────────────────────────────────────────────────────
+
+export interface SourceFile {
+  /** File name as published (Debian pool) or the base name of an archive. */
+  readonly name: string;
+  readonly sha256: string;
+  /** Leading path components to strip when unpacking. */
+  readonly strip: number;
+}
+
+export type SourceSpec =
+  | {
+      readonly kind: 'debian';
+      readonly package: string;
+      readonly version: string;
+      /** Base URL of a Debian mirror; undefined = read the host's apt configuration. */
+      readonly mirror: string | undefined;
+      readonly files: readonly SourceFile[];
+      readonly patches: readonly string[];
+    }
+  | {
+      readonly kind: 'archive';
+      /** Either a URL (http/https/file) or an absolute path. */
+      readonly location: string;
+      readonly file: SourceFile;
+      readonly patches: readonly string[];
+    }
+  | {
+      readonly kind: 'git';
+      readonly url: string;
+      readonly commit: string;
+      readonly submodules: boolean;
+      readonly patches: readonly string[];
+    };
+
+export interface BuilderSpec {
+  /** Absolute path of the build context (holds the Dockerfile). */
+  readonly context: string;
+  /** Base image reference, e.g. `debian:trixie`. */
+  readonly base: string;
+  /** Debian suite used when the base image must be bootstrapped. */
+  readonly suite: string;
+  /** Debian mirror for bootstrapping; undefined = the host's apt configuration. */
+  readonly mirror: string | undefined;
+  /** Network mode for steps that need the package archive (image build). */
+  readonly network: string;
+}
+
+export interface MatrixConfig {
+  /** Absolute path of the file this came from. */
+  readonly file: string;
+  readonly source: SourceSpec;
+  readonly builder: BuilderSpec;
+  readonly toolchain: string;
+  /** Every variant the matrix expands into, in declaration order. */
+  readonly variants: readonly Variant[];
+}
+
+// ─── plan ──────────────────────────────────────────────────────────────────────────────────
+
+export interface QemuTarget {
+  readonly binary: string;
+  readonly machine: string;
+  readonly cpu: string | undefined;
+  readonly memoryMiB: number;
+}
+
+/** What edk2 and QEMU need to know about one (DSC, architecture) pair. */
+export interface Platform {
+  readonly dsc: string;
+  /** `-a` arguments, in order (SMM builds need IA32 and X64). */
+  readonly buildArches: readonly Arch[];
+  /** Directory under Build/ that the DSC's OUTPUT_DIRECTORY names. */
+  readonly buildDir: string;
+  /** Firmware volumes to export: the file in FV/ and the name it is published under. */
+  readonly code: FirmwareOutput;
+  readonly vars: FirmwareOutput;
+  readonly qemu: QemuTarget;
+}
+
+export interface FirmwareOutput {
+  readonly built: string;
+  readonly published: string;
+  /** Pad with zeros to exactly this many bytes (QEMU's `virt` pflash), or undefined. */
+  readonly padTo: number | undefined;
+}
+
+export interface Variant {
+  /** Stable and readable, e.g. `x64-secureboot-release`. */
+  readonly id: string;
+  readonly arch: Arch;
+  readonly target: Target;
+  readonly toolchain: string;
+  /** Names of the feature sets it combines, in matrix order. */
+  readonly features: readonly string[];
+  readonly platform: Platform;
+  readonly defines: Assignments;
+  readonly pcds: Assignments;
+}
+
+// ─── image / source ────────────────────────────────────────────────────────────────────────
+
+export interface BuilderImage {
+  readonly id: string;
+  readonly tag: string;
+  /** `name=version` of every installed package, sorted. */
+  readonly packages: readonly string[];
+}
+
+export interface PreparedSource {
+  /** sha256 over everything that determines the tree: digests, patches, image. */
+  readonly key: string;
+  /** Engine volume that holds the tree with BaseTools built. */
+  readonly volume: string;
+  /** Human description, e.g. `debian edk2 2025.02-8+deb13u1`. */
+  readonly description: string;
+  readonly digests: readonly { readonly name: string; readonly sha256: string }[];
+}
+
+// ─── build / export ────────────────────────────────────────────────────────────────────────
+
+export interface ArtifactFile {
+  /** Relative to the variant directory in a manifest, to the artifacts dir in the index. */
+  readonly path: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+export interface QemuLaunch {
+  readonly binary: string;
+  /** File names in the variant directory. */
+  readonly code: string;
+  readonly varsTemplate: string;
+  /** Complete argv; `${CODE}` and `${VARS}` stand for the code image and a writable vars copy. */
+  readonly argv: readonly string[];
+}
+
+export const MANIFEST_FORMAT = 1;
+
+export interface Manifest {
+  readonly generator: 'edk2-matrix';
+  readonly formatVersion: typeof MANIFEST_FORMAT;
+  readonly id: string;
+  readonly arch: Arch;
+  readonly target: Target;
+  readonly toolchain: string;
+  readonly features: readonly string[];
+  readonly dsc: string;
+  readonly defines: Assignments;
+  readonly pcds: Assignments;
+  readonly build: {
+    readonly argv: readonly string[];
+    readonly seconds: number;
+  };
+  readonly source: {
+    readonly description: string;
+    readonly key: string;
+    readonly digests: readonly { readonly name: string; readonly sha256: string }[];
+  };
+  readonly builder: {
+    readonly image: string;
+    readonly packages: readonly string[];
+  };
+  /** Every file of the variant directory but the manifest itself. */
+  readonly files: readonly ArtifactFile[];
+  readonly qemu: QemuLaunch;
+}
+
+export interface IndexEntry {
+  readonly id: string;
+  readonly arch: Arch;
+  readonly target: Target;
+  readonly features: readonly string[];
+  readonly defines: Assignments;
+  readonly files: readonly ArtifactFile[];
+  readonly manifest: string;
+}
+
+export interface Index {
+  readonly generator: 'edk2-matrix';
+  readonly formatVersion: typeof MANIFEST_FORMAT;
+  readonly variants: readonly IndexEntry[];
+}
+
+// ─── report ────────────────────────────────────────────────────────────────────────────────
+
+export type VariantOutcome =
+  | { readonly id: string; readonly status: 'built'; readonly seconds: number; readonly dir: string }
+  | { readonly id: string; readonly status: 'failed'; readonly seconds: number; readonly error: Error }
+  | { readonly id: string; readonly status: 'cancelled' };

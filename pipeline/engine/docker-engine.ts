@@ -1,0 +1,246 @@
+/**
+ * `Engine` over a real Docker engine, through dockerode. Errors are wrapped once, here, with
+ * what was being done; "already stopped" and "already gone" answers are not errors.
+ */
+import Docker from 'dockerode';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { EngineError } from '../errors.ts';
+import type {
+  Container,
+  ContainerSpec,
+  Engine,
+  EngineInfo,
+  ExitStatus,
+  ImageBuild,
+  LabelledResources,
+} from './engine.ts';
+
+interface HttpError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  json?: { message?: string };
+}
+
+const statusOf = (err: unknown): number | undefined => (err as HttpError)?.statusCode;
+
+function engineMessage(err: unknown): string {
+  const e = err as HttpError;
+  return (e?.json?.message ?? e?.message ?? String(err)).trim();
+}
+
+/** Runs `fn`; turns a failure into an EngineError saying what was being done. */
+async function door<T>(what: string, fn: () => Promise<T>, ok: readonly number[] = []): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (err) {
+    const status = statusOf(err);
+    if (status !== undefined && ok.includes(status)) return undefined;
+    throw new EngineError(`${what}: ${engineMessage(err)}`, undefined, { cause: err });
+  }
+}
+
+const describeHost = (): string => process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+
+/** Follows a JSON progress stream; rejects on the first `error` event. */
+function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (e: Record<string, unknown>) => void): Promise<Record<string, unknown>[]> {
+  return new Promise((resolve, reject) => {
+    let failed: Error | undefined;
+    docker.modem.followProgress(
+      stream,
+      (err: Error | null, events: Record<string, unknown>[]) => (err || failed ? reject(err ?? failed) : resolve(events)),
+      (event: Record<string, unknown>) => {
+        if (typeof event.error === 'string' && !failed) failed = new Error(event.error);
+        onEvent(event);
+      },
+    );
+  });
+}
+
+export class DockerEngine implements Engine {
+  readonly #docker: Docker;
+
+  constructor(docker = new Docker()) {
+    this.#docker = docker;
+  }
+
+  async ping(): Promise<EngineInfo> {
+    try {
+      const v = await this.#docker.version();
+      return { version: v.Version, apiVersion: v.ApiVersion };
+    } catch (err) {
+      const code = (err as HttpError).code;
+      const unreachable = code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES' || code === 'ETIMEDOUT';
+      throw new EngineError(
+        unreachable
+          ? `no container engine answers at ${describeHost()} (${code})`
+          : `the container engine at ${describeHost()} failed: ${engineMessage(err)}`,
+        'start one with `sudo scripts/setup-host.sh` (installs and starts Docker), or set DOCKER_HOST',
+        { cause: err },
+      );
+    }
+  }
+
+  async imageId(ref: string): Promise<string | undefined> {
+    const info = await door(`inspecting image ${ref}`, () => this.#docker.getImage(ref).inspect(), [404]);
+    return info?.Id;
+  }
+
+  async tryPull(ref: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      const stream = await this.#docker.pull(ref, { abortSignal: signal });
+      await followProgress(this.#docker, stream, () => {});
+      return true;
+    } catch {
+      // Any failure means "no registry serves it here"; the caller makes the image itself.
+      return false;
+    }
+  }
+
+  async importRootfs(tar: Readable, ref: string): Promise<string> {
+    const [repo, tag] = splitRef(ref);
+    const events = await door(`importing ${ref}`, async () => {
+      const stream = await this.#docker.importImage(tar as unknown as string, { repo, tag });
+      return followProgress(this.#docker, stream, () => {});
+    });
+    const id = await this.imageId(ref);
+    if (!id) throw new EngineError(`importing ${ref}: the engine reported ${JSON.stringify(events?.at(-1))} but has no such image`);
+    return id;
+  }
+
+  async buildImage(build: ImageBuild, signal: AbortSignal): Promise<string> {
+    await door(`building image ${build.tag}`, async () => {
+      const stream = await this.#docker.buildImage(build.context as unknown as NodeJS.ReadableStream, {
+        t: build.tag,
+        buildargs: { ...build.buildArgs },
+        labels: { ...build.labels },
+        networkmode: build.network,
+        rm: true,
+        forcerm: true,
+        abortSignal: signal,
+      } as Docker.ImageBuildOptions);
+      return followProgress(this.#docker, stream, (e) => {
+        if (typeof e.stream === 'string') for (const line of e.stream.split('\n')) if (line.trim()) build.onLine(line);
+      });
+    });
+    const id = await this.imageId(build.tag);
+    if (!id) throw new EngineError(`building image ${build.tag}: finished without an image`);
+    return id;
+  }
+
+  async volumeExists(name: string): Promise<boolean> {
+    return (await door(`inspecting volume ${name}`, () => this.#docker.getVolume(name).inspect(), [404])) !== undefined;
+  }
+
+  async createVolume(name: string, labels: Readonly<Record<string, string>>): Promise<void> {
+    await door(`creating volume ${name}`, () => this.#docker.createVolume({ Name: name, Labels: { ...labels } }));
+  }
+
+  async removeVolume(name: string): Promise<void> {
+    await door(`removing volume ${name}`, () => this.#docker.getVolume(name).remove(), [404]);
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<Container> {
+    const options: Docker.ContainerCreateOptions = {
+      Image: spec.image,
+      Cmd: [...spec.cmd],
+      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+      Labels: { ...spec.labels },
+      AttachStdout: false,
+      AttachStderr: false,
+      Tty: false,
+      HostConfig: {
+        Mounts: (spec.mounts ?? []).map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+        Tmpfs: { ...spec.tmpfs },
+        NetworkMode: spec.network,
+        ...(spec.hardened ? { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } : {}),
+        ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
+        ...(spec.pidsLimit ? { PidsLimit: spec.pidsLimit } : {}),
+      },
+    };
+    if (spec.user) options.User = spec.user;
+    if (spec.workingDir) options.WorkingDir = spec.workingDir;
+    const c = await door(`creating a container from ${spec.image}`, () => this.#docker.createContainer(options));
+    return new DockerContainer(this.#docker, c!);
+  }
+
+  async findLabelled(labels: Readonly<Record<string, string>>): Promise<LabelledResources> {
+    const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
+    const containers = await door('listing containers', () => this.#docker.listContainers({ all: true, filters: { label } }));
+    const volumes = await door('listing volumes', () => this.#docker.listVolumes({ filters: { label } }));
+    return {
+      containers: (containers ?? []).map((c) => ({ id: c.Id, labels: c.Labels ?? {} })),
+      volumes: (volumes?.Volumes ?? []).map((v) => ({ id: v.Name, labels: v.Labels ?? {} })),
+    };
+  }
+
+  async removeContainerById(id: string): Promise<void> {
+    await door(`removing container ${id.slice(0, 12)}`, () => this.#docker.getContainer(id).remove({ force: true, v: true }), [404, 409]);
+  }
+}
+
+class DockerContainer implements Container {
+  constructor(
+    readonly docker: Docker,
+    readonly c: Docker.Container,
+  ) {}
+
+  get id(): string {
+    return this.c.id;
+  }
+
+  #what(action: string): string {
+    return `${action} container ${this.c.id.slice(0, 12)}`;
+  }
+
+  async start(): Promise<void> {
+    await door(this.#what('starting'), () => this.c.start(), [304]);
+  }
+
+  async streamOutput(sink: Writable): Promise<void> {
+    const stream = (await door(this.#what('following the output of'), () =>
+      this.c.logs({ follow: true, stdout: true, stderr: true }),
+    )) as unknown as Readable;
+    const through = new PassThrough();
+    through.pipe(sink, { end: false });
+    this.docker.modem.demuxStream(stream, through, through);
+    try {
+      await finished(stream);
+    } catch {
+      // The engine closed the log stream (container removed, engine gone): wait() reports it.
+    } finally {
+      stream.destroy();
+      through.end();
+      await finished(through).catch(() => {});
+    }
+  }
+
+  async wait(): Promise<ExitStatus> {
+    const result = (await door(this.#what('waiting for'), () => this.c.wait())) as { StatusCode: number };
+    const info = await door(this.#what('inspecting'), () => this.c.inspect(), [404]);
+    return { exitCode: result.StatusCode, oomKilled: info?.State?.OOMKilled ?? false };
+  }
+
+  async getArchive(path: string): Promise<Readable> {
+    const stream = await door(`${this.#what('copying')} ${path} out of`, () => this.c.getArchive({ path }));
+    return stream as unknown as Readable;
+  }
+
+  async putArchive(path: string, tar: Readable): Promise<void> {
+    await door(`${this.#what('copying')} files to ${path} in`, () => this.c.putArchive(tar as unknown as NodeJS.ReadableStream, { path }));
+  }
+
+  async kill(): Promise<void> {
+    await door(this.#what('killing'), () => this.c.kill(), [304, 404, 409]);
+  }
+
+  async remove(): Promise<void> {
+    await door(this.#what('removing'), () => this.c.remove({ force: true, v: true }), [404, 409]);
+  }
+}
+
+function splitRef(ref: string): [string, string] {
+  const at = ref.lastIndexOf(':');
+  return at > ref.lastIndexOf('/') ? [ref.slice(0, at), ref.slice(at + 1)] : [ref, 'latest'];
+}

@@ -1,0 +1,95 @@
+/**
+ * The one narrow door to the container engine. Every stage talks to this interface, never to
+ * dockerode; `DockerEngine` implements it against a real engine.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface VolumeMount {
+  readonly volume: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
+export interface ContainerSpec {
+  readonly image: string;
+  readonly cmd: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+  readonly user?: string;
+  readonly workingDir?: string;
+  readonly mounts?: readonly VolumeMount[];
+  /** Mount point → tmpfs options, e.g. `{ '/tmp': 'rw,exec,size=1g' }`. */
+  readonly tmpfs?: Readonly<Record<string, string>>;
+  /** Docker network mode: `none` for builds. */
+  readonly network: string;
+  /** Hardening: read-only root, no capabilities, no new privileges. */
+  readonly hardened: boolean;
+  readonly memoryBytes?: number;
+  readonly pidsLimit?: number;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ExitStatus {
+  readonly exitCode: number;
+  readonly oomKilled: boolean;
+}
+
+export interface Container {
+  readonly id: string;
+  start(): Promise<void>;
+  /** Streams stdout and stderr (demultiplexed) into `sink` until the container stops. */
+  streamOutput(sink: Writable): Promise<void>;
+  wait(): Promise<ExitStatus>;
+  /** A tar stream of `path` (a file or directory) inside the container. */
+  getArchive(path: string): Promise<Readable>;
+  /** Unpacks the (uncompressed) tar stream `tar` at `path` inside the container. */
+  putArchive(path: string, tar: Readable): Promise<void>;
+  /** Stops it now (SIGKILL); a container that already stopped is fine. */
+  kill(): Promise<void>;
+  /** Removes it, with its anonymous volumes; one already gone is fine. */
+  remove(): Promise<void>;
+}
+
+export interface ImageBuild {
+  readonly context: Readable;
+  readonly tag: string;
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly network: string;
+  /** Each line the build prints. */
+  readonly onLine: (line: string) => void;
+}
+
+export interface Labelled {
+  /** Container id or volume name. */
+  readonly id: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface LabelledResources {
+  readonly containers: readonly Labelled[];
+  readonly volumes: readonly Labelled[];
+}
+
+export interface EngineInfo {
+  readonly version: string;
+  readonly apiVersion: string;
+}
+
+export interface Engine {
+  /** Throws EngineError with a hint on how to start an engine when none answers. */
+  ping(): Promise<EngineInfo>;
+  /** Image id for a reference, or undefined when the engine does not have it. */
+  imageId(ref: string): Promise<string | undefined>;
+  /** Tries a registry pull; false when no registry answers (offline). */
+  tryPull(ref: string, signal: AbortSignal): Promise<boolean>;
+  /** Imports a root filesystem tar as image `ref`; returns its id. */
+  importRootfs(tar: Readable, ref: string): Promise<string>;
+  buildImage(build: ImageBuild, signal: AbortSignal): Promise<string>;
+  volumeExists(name: string): Promise<boolean>;
+  createVolume(name: string, labels: Readonly<Record<string, string>>): Promise<void>;
+  removeVolume(name: string): Promise<void>;
+  createContainer(spec: ContainerSpec): Promise<Container>;
+  /** Containers and volumes whose labels include every given `key=value`. */
+  findLabelled(labels: Readonly<Record<string, string>>): Promise<LabelledResources>;
+  removeContainerById(id: string): Promise<void>;
+}

@@ -1,0 +1,112 @@
+/**
+ * Errors carry fields for code and a one-line message for people: what went wrong, where,
+ * and (in `hint`) what to do about it.
+ */
+
+export abstract class MatrixError extends Error {
+  /** What to do about it, one sentence. */
+  readonly hint: string | undefined;
+  /** Process exit code the CLI uses when this error ends the run. */
+  abstract readonly exitCode: number;
+
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+
+  /** Message and hint on one line. */
+  get oneLine(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+export interface SourcePosition {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** Bad input in matrix.yaml: found before any engine work starts. */
+export class ConfigError extends MatrixError {
+  readonly exitCode = 2;
+  constructor(
+    readonly detail: string,
+    readonly where: SourcePosition | { readonly file: string },
+    readonly key: string | undefined,
+    hint?: string,
+  ) {
+    super(`${formatWhere(where)}: ${key ? `${key}: ` : ''}${detail}`, hint);
+  }
+}
+
+/** Bad command-line usage. */
+export class UsageError extends MatrixError {
+  readonly exitCode = 2;
+}
+
+/** The container engine is missing, unreachable or refused a request. */
+export class EngineError extends MatrixError {
+  readonly exitCode = 1;
+}
+
+/** The builder or base image could not be made. */
+export class ImageError extends MatrixError {
+  readonly exitCode = 1;
+}
+
+/** The edk2 source could not be fetched, verified, unpacked or patched. */
+export class SourceError extends MatrixError {
+  readonly exitCode = 1;
+}
+
+/** One variant's build failed. */
+export class BuildError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(
+    readonly variantId: string,
+    readonly reason: string,
+    readonly exitStatus: number | undefined,
+    readonly logPath: string | undefined,
+    readonly lastLines: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    super(
+      `${variantId}: ${reason}${logPath ? `; log: ${logPath}` : ''}`,
+      logPath ? 'read the end of the log for the first error edk2 reported' : undefined,
+      options,
+    );
+  }
+}
+
+/** Exporting or publishing a variant's files failed. */
+export class ExportError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(
+    readonly variantId: string,
+    detail: string,
+    hint?: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${variantId}: ${detail}`, hint, options);
+  }
+}
+
+/** The run was interrupted (Ctrl-C, SIGTERM). */
+export class CancelledError extends MatrixError {
+  readonly exitCode = 130;
+  constructor(reason = 'interrupted') {
+    super(`cancelled: ${reason}`);
+  }
+}
+
+function formatWhere(where: SourcePosition | { readonly file: string }): string {
+  return 'line' in where ? `${where.file}:${where.line}:${where.col}` : where.file;
+}
+
+/** Message of any thrown value, for places that must print whatever arrived. */
+export function describeError(err: unknown): string {
+  if (err instanceof MatrixError) return err.oneLine;
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,105 @@
+/**
+ * artifacts/index.json and artifacts/SHA256SUMS, rebuilt from the variant directories present
+ * (their manifests hold every file's digest), so they always describe exactly what is there.
+ * Variant directories this matrix no longer declares are removed, as are leftovers of runs
+ * that died.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { MANIFEST_FORMAT, type Index, type IndexEntry, type Manifest } from '../domain.ts';
+import type { Log } from '../report/reporter.ts';
+import { publishFile, TEMP_PREFIX } from './publish.ts';
+
+export const INDEX_FILE = 'index.json';
+export const SUMS_FILE = 'SHA256SUMS';
+export const MANIFEST_FILE = 'manifest.json';
+export const FAILED_DIR = 'failed';
+
+export interface VariantDir {
+  readonly manifest: Manifest;
+  readonly manifestSha256: string;
+  readonly manifestSize: number;
+}
+
+async function readManifest(dir: string): Promise<VariantDir | undefined> {
+  try {
+    const text = await readFile(join(dir, MANIFEST_FILE));
+    const manifest = JSON.parse(text.toString()) as Manifest;
+    if (manifest.generator !== 'edk2-matrix' || manifest.formatVersion !== MANIFEST_FORMAT) return undefined;
+    return { manifest, manifestSha256: createHash('sha256').update(text).digest('hex'), manifestSize: text.length };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
+  const names = await readdir(outDir).catch(() => [] as string[]);
+  const found: VariantDir[] = [];
+  for (const name of names.sort()) {
+    if (name.startsWith('.') || name === FAILED_DIR) continue;
+    const v = await readManifest(join(outDir, name));
+    if (v && v.manifest.id === name) found.push(v);
+  }
+  return found;
+}
+
+export function makeIndex(dirs: readonly VariantDir[]): Index {
+  const variants: IndexEntry[] = dirs.map(({ manifest: m }) => ({
+    id: m.id,
+    arch: m.arch,
+    target: m.target,
+    features: m.features,
+    defines: m.defines,
+    files: m.files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })),
+    manifest: `${m.id}/${MANIFEST_FILE}`,
+  }));
+  return { generator: 'edk2-matrix', formatVersion: MANIFEST_FORMAT, variants };
+}
+
+/** `sha256sum -c` format: digest, two spaces, path relative to the artifacts dir. */
+export function renderSums(dirs: readonly VariantDir[]): string {
+  const lines: [string, string][] = [];
+  for (const d of dirs) {
+    for (const f of d.manifest.files) lines.push([`${d.manifest.id}/${f.path}`, f.sha256]);
+    lines.push([`${d.manifest.id}/${MANIFEST_FILE}`, d.manifestSha256]);
+  }
+  return lines.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${h}  ${p}\n`).join('');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Removes temporary entries whose run is no longer alive, and variants the matrix dropped. */
+export async function pruneArtifacts(outDir: string, declared: ReadonlySet<string>, log: Log): Promise<void> {
+  const names = await readdir(outDir).catch(() => [] as string[]);
+  for (const name of names) {
+    const pid = name.startsWith(TEMP_PREFIX) ? Number(name.slice(TEMP_PREFIX.length).split('-')[0]) : NaN;
+    if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) {
+      await rm(join(outDir, name), { recursive: true, force: true });
+    }
+  }
+  for (const d of await readVariantDirs(outDir)) {
+    if (!declared.has(d.manifest.id)) {
+      log.info(`removing ${d.manifest.id}/: the matrix no longer declares it`);
+      await rm(join(outDir, d.manifest.id), { recursive: true, force: true });
+    }
+  }
+  for (const id of await readdir(join(outDir, FAILED_DIR)).catch(() => [] as string[])) {
+    if (!declared.has(id)) await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
+  }
+}
+
+export async function writeIndex(outDir: string): Promise<Index> {
+  const dirs = await readVariantDirs(outDir);
+  const index = makeIndex(dirs);
+  await publishFile(join(outDir, INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);
+  await publishFile(join(outDir, SUMS_FILE), renderSums(dirs));
+  return index;
+}

@@ -1,0 +1,34 @@
+/**
+ * Copies one file out of a stopped container with `getArchive`, read through tar-stream.
+ * The archive must hold exactly that regular file; its entry name is checked, never used as
+ * a path on the host.
+ */
+import { posix } from 'node:path';
+import type { Readable } from 'node:stream';
+import { extract } from 'tar-stream';
+import type { Container } from '../engine/engine.ts';
+
+export class CopyOutError extends Error {}
+
+export async function readContainerFile(container: Container, path: string, maxBytes = 256 * 1024 * 1024): Promise<Buffer> {
+  const archive = await container.getArchive(path);
+  const entries = extract();
+  (archive as Readable).pipe(entries as unknown as NodeJS.WritableStream);
+  let data: Buffer | undefined;
+  try {
+    for await (const entry of entries) {
+      const { name, type, size } = entry.header;
+      if (data !== undefined || name !== posix.basename(path) || type !== 'file') {
+        throw new CopyOutError(`unexpected entry "${name}" (${type}) in the copy of ${path}`);
+      }
+      if (size > maxBytes) throw new CopyOutError(`${path} is ${size} bytes, more than the ${maxBytes} allowed`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of entry) chunks.push(chunk as Buffer);
+      data = Buffer.concat(chunks);
+    }
+  } finally {
+    archive.destroy();
+  }
+  if (data === undefined) throw new CopyOutError(`the copy of ${path} is empty`);
+  return data;
+}

@@ -1,0 +1,44 @@
+/** A variant's manifest: what was built, from what, with what, and how to boot it. */
+import { createHash } from 'node:crypto';
+import { MANIFEST_FORMAT, type ArtifactFile, type BuilderImage, type Manifest, type PreparedSource, type Variant } from '../domain.ts';
+import { qemuLaunch } from './qemu-launch.ts';
+
+export interface NamedData {
+  readonly name: string;
+  readonly data: Buffer;
+}
+
+export function describeFile(f: NamedData): ArtifactFile {
+  return { path: f.name, sha256: createHash('sha256').update(f.data).digest('hex'), size: f.data.length };
+}
+
+export interface ManifestInputs {
+  readonly variant: Variant;
+  readonly buildArgv: readonly string[];
+  readonly seconds: number;
+  readonly source: PreparedSource;
+  readonly image: BuilderImage;
+  /** Every file of the variant directory but manifest.json, sorted by name. */
+  readonly files: readonly ArtifactFile[];
+}
+
+export function makeManifest(i: ManifestInputs): Manifest {
+  const v = i.variant;
+  return {
+    generator: 'edk2-matrix',
+    formatVersion: MANIFEST_FORMAT,
+    id: v.id,
+    arch: v.arch,
+    target: v.target,
+    toolchain: v.toolchain,
+    features: v.features,
+    dsc: v.platform.dsc,
+    defines: v.defines,
+    pcds: v.pcds,
+    build: { argv: i.buildArgv, seconds: Math.round(i.seconds * 10) / 10 },
+    source: { description: i.source.description, key: i.source.key, digests: i.source.digests },
+    builder: { image: i.image.id, packages: i.image.packages },
+    files: i.files,
+    qemu: qemuLaunch(v, v.platform.code.published, v.platform.vars.published),
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * The builder's base image: the engine's own copy, a registry pull, or, when no registry
+ * answers (as on an offline host), a Debian root filesystem bootstrapped from the host's own
+ * Debian mirror with mmdebstrap and imported. The run says which.
+ */
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import type { BuilderSpec } from '../domain.ts';
+import type { Engine } from '../engine/engine.ts';
+import { ImageError } from '../errors.ts';
+import { hostDebianMirror, MIRROR_ENV } from '../host/debian-mirror.ts';
+import type { Log } from '../report/reporter.ts';
+
+/** Fixed so that mmdebstrap's output depends on the archive only, not on the clock. */
+const BOOTSTRAP_EPOCH = '1735689600';
+
+/** Name a bootstrapped copy of `base` is imported under: never the official name. */
+export function bootstrappedRef(base: string): string {
+  return `edk2-matrix/${base.replace(/^.*\//, '')}`;
+}
+
+export interface BaseImage {
+  readonly ref: string;
+  readonly id: string;
+}
+
+export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, log: Log, signal: AbortSignal): Promise<BaseImage> {
+  for (const ref of [spec.base, bootstrappedRef(spec.base)]) {
+    const id = await engine.imageId(ref);
+    if (id) return { ref, id };
+  }
+  log.info(`base image ${spec.base}: not in the engine, trying a registry pull`);
+  if (await engine.tryPull(spec.base, signal)) {
+    const id = await engine.imageId(spec.base);
+    if (id) return { ref: spec.base, id };
+  }
+  const mirror = spec.mirror ?? hostDebianMirror();
+  if (!mirror) {
+    throw new ImageError(`no registry serves ${spec.base} and no Debian mirror is configured to bootstrap it`,
+      `set builder.mirror in matrix.yaml or ${MIRROR_ENV}, or load the image with docker load`);
+  }
+  const ref = bootstrappedRef(spec.base);
+  log.info(`base image ${spec.base}: no registry answers; bootstrapping Debian ${spec.suite} from ${mirror} with mmdebstrap as ${ref}`);
+  const rootfs = bootstrapRootfs(spec.suite, mirror, signal);
+  // When mmdebstrap fails the import fails too; its reason is the one worth showing.
+  const [id] = await Promise.all([
+    engine.importRootfs(rootfs.tar, ref).catch(async (err: unknown) => {
+      await rootfs.done;
+      throw err;
+    }),
+    rootfs.done,
+  ]);
+  log.info(`base image ${ref}: imported (${id.slice(7, 19)})`);
+  return { ref, id };
+}
+
+/** A minbase root filesystem as a tar stream; fails with mmdebstrap's own last words. */
+function bootstrapRootfs(suite: string, mirror: string, signal: AbortSignal): { tar: Readable; done: Promise<void> } {
+  const argv = ['--variant=minbase', '--format=tar', '--quiet', suite, '-', mirror];
+  const child = spawn('mmdebstrap', argv, {
+    env: { ...process.env, SOURCE_DATE_EPOCH: BOOTSTRAP_EPOCH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    signal,
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', (err: NodeJS.ErrnoException) =>
+      reject(new ImageError(
+        err.code === 'ENOENT' ? 'mmdebstrap is not installed: it is needed to bootstrap the base image offline' : `mmdebstrap failed to start: ${err.message}`,
+        'run `sudo scripts/setup-host.sh`, or install mmdebstrap',
+      )));
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else {
+        const last = stderr.trim().split('\n').slice(-3).join(' | ');
+        reject(new ImageError(`mmdebstrap ${suite} from ${mirror} failed (exit ${code}): ${last}`, 'check that the mirror serves this suite; bootstrapping needs root'));
+      }
+    });
+  });
+  return { tar: child.stdout, done };
+}

@@ -1,0 +1,34 @@
+/**
+ * How many variants build at once and with how many threads each, from the cores and memory.
+ * edk2's `build -n` keeps the cores busy in its compile phase, while AutoGen and GenFds are
+ * single-threaded: on small machines one build with every core is as fast as two with half,
+ * and on larger ones several builds side by side fill the single-threaded phases.
+ */
+export interface Schedule {
+  readonly jobs: number;
+  readonly threads: number;
+  readonly memoryBytes: number;
+}
+
+export interface ScheduleInput {
+  readonly cores: number;
+  readonly memoryBytes: number;
+  readonly variants: number;
+  readonly jobs?: number | undefined;
+  readonly threads?: number | undefined;
+}
+
+const GiB = 2 ** 30;
+/** An edk2 build with OpenSSL stays well below this; it bounds a runaway one. */
+const MAX_BUILD_MEMORY = 8 * GiB;
+const MIN_BUILD_MEMORY = 2 * GiB;
+
+export function schedule(i: ScheduleInput): Schedule {
+  const cores = Math.max(1, i.cores);
+  const byMemory = Math.max(1, Math.floor((i.memoryBytes * 0.8) / MIN_BUILD_MEMORY));
+  const wanted = i.jobs ?? Math.min(Math.floor(cores / 2), byMemory);
+  const jobs = Math.max(1, Math.min(wanted, i.variants));
+  const threads = Math.max(1, i.threads ?? Math.ceil(cores / jobs));
+  const memoryBytes = Math.max(MIN_BUILD_MEMORY, Math.min(MAX_BUILD_MEMORY, Math.floor((i.memoryBytes * 0.8) / jobs)));
+  return { jobs, threads, memoryBytes };
+}

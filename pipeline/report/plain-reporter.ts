@@ -1,0 +1,71 @@
+/**
+ * Plain lines, for pipes and log files; with `github` set, also GitHub Actions groups,
+ * error annotations and a step summary.
+ */
+import { appendFileSync } from 'node:fs';
+import type { VariantOutcome } from '../domain.ts';
+import { describeError } from '../errors.ts';
+import type { Reporter } from './reporter.ts';
+import { countOutcomes, formatSeconds, summaryMarkdown, summaryTable } from './summary.ts';
+
+export class PlainReporter implements Reporter {
+  readonly #start = performance.now();
+
+  constructor(
+    readonly out: NodeJS.WritableStream,
+    readonly github: { readonly summaryFile: string | undefined } | undefined = undefined,
+  ) {}
+
+  protected print(line: string): void {
+    const t = formatSeconds((performance.now() - this.#start) / 1000).padStart(6);
+    this.out.write(`[${t}] ${line}\n`);
+  }
+
+  info(message: string): void {
+    this.print(message);
+  }
+
+  warn(message: string): void {
+    if (this.github) this.out.write(`::warning::${message}\n`);
+    else this.print(`warning: ${message}`);
+  }
+
+  async stage<T>(name: string, work: () => Promise<T>): Promise<T> {
+    if (this.github) this.out.write(`::group::${name}\n`);
+    this.print(`${name}…`);
+    const t = performance.now();
+    try {
+      const result = await work();
+      this.print(`${name}: done in ${formatSeconds((performance.now() - t) / 1000)}`);
+      return result;
+    } finally {
+      if (this.github) this.out.write('::endgroup::\n');
+    }
+  }
+
+  queued(ids: readonly string[]): void {
+    this.print(`queued ${ids.length} variant${ids.length === 1 ? '' : 's'}: ${ids.join(', ')}`);
+  }
+
+  started(id: string): void {
+    this.print(`${id}: building`);
+  }
+
+  line(_id: string, _line: string): void {
+    // Build output goes to the variant's log file; lines on the console would interleave.
+  }
+
+  finished(o: VariantOutcome): void {
+    if (o.status === 'built') this.print(`${o.id}: done in ${formatSeconds(o.seconds)} → ${o.dir}`);
+    else if (o.status === 'failed') {
+      const message = `${o.id}: FAILED after ${formatSeconds(o.seconds)}: ${describeError(o.error)}`;
+      if (this.github) this.out.write(`::error title=${o.id}::${describeError(o.error)}\n`);
+      this.print(message);
+    }
+  }
+
+  summary(outcomes: readonly VariantOutcome[], seconds: number, outDir: string): void {
+    this.out.write(`\n${summaryTable(outcomes)}\n\n${countOutcomes(outcomes)} in ${formatSeconds(seconds)}; artifacts in ${outDir}\n`);
+    if (this.github?.summaryFile) appendFileSync(this.github.summaryFile, summaryMarkdown(outcomes, seconds));
+  }
+}

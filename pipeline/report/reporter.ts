@@ -1,0 +1,23 @@
+/**
+ * What the run tells its user. One interface, three renderings: live progress on a terminal,
+ * plain lines when piped, GitHub Actions groups and a step summary in CI.
+ */
+import type { VariantOutcome } from '../domain.ts';
+
+/** The part of a reporter the stages need: messages about the work they do. */
+export interface Log {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface Reporter extends Log {
+  /** Runs one stage of the run (image, source, ...) with its name shown while it works. */
+  stage<T>(name: string, work: () => Promise<T>): Promise<T>;
+  queued(ids: readonly string[]): void;
+  started(id: string): void;
+  /** A line of a variant's build output (the log file has them all). */
+  line(id: string, line: string): void;
+  finished(outcome: VariantOutcome): void;
+  /** The end of the run: a table of every variant. */
+  summary(outcomes: readonly VariantOutcome[], seconds: number, outDir: string): void;
+}

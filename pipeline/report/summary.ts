@@ -1,0 +1,42 @@
+/** The end-of-run table, as plain text and as GitHub markdown. */
+import type { VariantOutcome } from '../domain.ts';
+import { describeError } from '../errors.ts';
+
+export function formatSeconds(s: number): string {
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  return `${m}m${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+}
+
+function rows(outcomes: readonly VariantOutcome[]): [string, string, string, string][] {
+  return outcomes.map((o) => [
+    o.id,
+    o.status,
+    o.status === 'cancelled' ? '-' : formatSeconds(o.seconds),
+    o.status === 'built' ? o.dir : o.status === 'failed' ? describeError(o.error) : 'not finished',
+  ]);
+}
+
+export function countOutcomes(outcomes: readonly VariantOutcome[]): string {
+  const n = (s: VariantOutcome['status']) => outcomes.filter((o) => o.status === s).length;
+  return `${n('built')} built, ${n('failed')} failed, ${n('cancelled')} cancelled`;
+}
+
+export function summaryTable(outcomes: readonly VariantOutcome[]): string {
+  const header: [string, string, string, string] = ['variant', 'result', 'time', 'output'];
+  const all = [header, ...rows(outcomes)];
+  const width = [0, 1, 2].map((i) => Math.max(...all.map((r) => r[i]!.length)));
+  return all.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(width[i]!) : c)).join('  ').trimEnd()).join('\n');
+}
+
+export function summaryMarkdown(outcomes: readonly VariantOutcome[], seconds: number): string {
+  const esc = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+  return [
+    `### edk2-matrix: ${countOutcomes(outcomes)} in ${formatSeconds(seconds)}`,
+    '',
+    '| variant | result | time | output |',
+    '|---|---|---|---|',
+    ...rows(outcomes).map((r) => `| ${r.map(esc).join(' | ')} |`),
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,117 @@
+/**
+ * From a SourceSpec to verified local inputs: archive layers (each checked against its
+ * sha256), or a git checkout, plus the patch series to apply in the container.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import type { SourceSpec } from '../domain.ts';
+import { SourceError } from '../errors.ts';
+import { hostDebianMirror, MIRROR_ENV } from '../host/debian-mirror.ts';
+import type { Log } from '../report/reporter.ts';
+import { fetchVerified } from './download.ts';
+import { checkoutGit, walkCheckout } from './git.ts';
+import type { ArchiveLayer, DirectoryWalker, ExtraFile } from './pack-tree.ts';
+
+/** Where extra patches and their series go inside the source tree. */
+export const EXTRA_PATCH_DIR = '.edk2-matrix/patches';
+
+export interface SourceInputs extends SourceIdentity {
+  readonly layers: readonly ArchiveLayer[];
+  readonly walkers: readonly DirectoryWalker[];
+  readonly extras: readonly ExtraFile[];
+  /** Series files (paths inside the tree) applied in order. */
+  readonly series: readonly string[];
+}
+
+/** Debian's pool layout: pool/main/<l>/<package>/, with `lib` packages under lib<l>. */
+export function debianPoolUrl(mirror: string, pkg: string, file: string): string {
+  const prefix = pkg.startsWith('lib') ? pkg.slice(0, 4) : pkg[0]!;
+  return `${mirror.replace(/\/+$/, '')}/pool/main/${prefix}/${pkg}/${file}`;
+}
+
+/** The extra patches as files in the tree, with a series file listing them in order. */
+export async function extraPatchFiles(patches: readonly string[]): Promise<{ files: ExtraFile[]; digests: { name: string; sha256: string }[] }> {
+  const files: ExtraFile[] = [];
+  const digests: { name: string; sha256: string }[] = [];
+  const names: string[] = [];
+  for (const [i, path] of patches.entries()) {
+    const data = await readFile(path);
+    const name = `${String(i + 1).padStart(4, '0')}-${basename(path)}`;
+    names.push(name);
+    files.push({ name: `${EXTRA_PATCH_DIR}/${name}`, data });
+    digests.push({ name: `patch ${basename(path)}`, sha256: createHash('sha256').update(data).digest('hex') });
+  }
+  if (names.length) files.push({ name: `${EXTRA_PATCH_DIR}/series`, data: Buffer.from(`${names.join('\n')}\n`) });
+  return { files, digests };
+}
+
+export interface SourceIdentity {
+  readonly description: string;
+  readonly digests: readonly { readonly name: string; readonly sha256: string }[];
+}
+
+/** What the tree is, known from the configuration alone (pinned digests, commit, patches). */
+export async function sourceIdentity(spec: SourceSpec): Promise<SourceIdentity> {
+  const { digests: patchDigests } = await extraPatchFiles(spec.patches);
+  switch (spec.kind) {
+    case 'debian':
+      return { description: `debian ${spec.package} ${spec.version}`, digests: [...spec.files.map((f) => ({ name: f.name, sha256: f.sha256 })), ...patchDigests] };
+    case 'archive':
+      return { description: `archive ${spec.file.name}`, digests: [{ name: spec.file.name, sha256: spec.file.sha256 }, ...patchDigests] };
+    case 'git':
+      return {
+        description: `git ${spec.url} ${spec.commit.slice(0, 12)}`,
+        digests: [{ name: `${spec.url}@commit${spec.submodules ? '+submodules' : ''}`, sha256: spec.commit }, ...patchDigests],
+      };
+  }
+}
+
+export async function materializeSource(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceInputs> {
+  const extra = await extraPatchFiles(spec.patches);
+  const identity = await sourceIdentity(spec);
+  const extraSeries = extra.files.length ? [`${EXTRA_PATCH_DIR}/series`] : [];
+  const onSkip = (entry: string, reason: string) => log.warn(`source: left out ${entry} (${reason})`);
+  switch (spec.kind) {
+    case 'debian': {
+      const mirror = spec.mirror ?? hostDebianMirror();
+      if (!mirror) {
+        throw new SourceError('no Debian mirror to fetch the source package from',
+          `set source.debian.mirror in matrix.yaml or ${MIRROR_ENV}, or configure apt on this host`);
+      }
+      const layers: ArchiveLayer[] = [];
+      for (const f of spec.files) {
+        const path = await fetchVerified(debianPoolUrl(mirror, spec.package, f.name), f.sha256, f.name, cacheDir, log, signal);
+        layers.push({ path, name: f.name, strip: f.strip });
+      }
+      const hasDebianDir = spec.files.some((f) => /\.debian\.tar\./.test(f.name));
+      return {
+        ...identity,
+        layers,
+        walkers: [],
+        extras: extra.files,
+        series: [...(hasDebianDir ? ['debian/patches/series'] : []), ...extraSeries],
+      };
+    }
+    case 'archive': {
+      const path = await fetchVerified(spec.location, spec.file.sha256, spec.file.name, cacheDir, log, signal);
+      return {
+        ...identity,
+        layers: [{ path, name: spec.file.name, strip: spec.file.strip }],
+        walkers: [],
+        extras: extra.files,
+        series: extraSeries,
+      };
+    }
+    case 'git': {
+      const dir = await checkoutGit(spec.url, spec.commit, spec.submodules, cacheDir, log, signal);
+      return {
+        ...identity,
+        layers: [],
+        walkers: [walkCheckout(dir, onSkip)],
+        extras: extra.files,
+        series: extraSeries,
+      };
+    }
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * The prepared edk2 tree: unpacked into a labelled engine volume, patched, with BaseTools built,
+ * once per (source, builder image). Every variant mounts it read-only. A volume is used only
+ * when its ready marker holds the expected key; a half-made one is removed.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import type { BuilderImage, PreparedSource, SourceSpec } from '../domain.ts';
+import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
+import { SourceError } from '../errors.ts';
+import type { Log } from '../report/reporter.ts';
+import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
+import { packTree } from './pack-tree.ts';
+
+/** Bump when the way a tree is prepared changes (it is part of the key). */
+const PREPARE_VERSION = 1;
+export const SOURCE_MOUNT = '/src';
+const READY_FILE = `${SOURCE_MOUNT}/.edk2-matrix/ready`;
+
+export function sourceKey(identity: SourceIdentity, imageId: string): string {
+  return createHash('sha256').update(JSON.stringify({ v: PREPARE_VERSION, digests: identity.digests, imageId })).digest('hex');
+}
+
+export function sourceVolumeName(key: string): string {
+  return `edk2-matrix-src-${key.slice(0, 16)}`;
+}
+
+/** `PATCH-FAILED <patch>` and the file patch(1) was working on when it failed. */
+export function patchFailure(log: string): { patch: string; file: string | undefined } | undefined {
+  const failed = /edk2-matrix: PATCH-FAILED (\S+)/.exec(log);
+  if (!failed) return undefined;
+  const before = log.slice(0, failed.index);
+  const files = [...before.matchAll(/^(?:patching file|checking file) '?([^'\n]+?)'?$/gm)].map((m) => m[1]!);
+  const missing = /can't find file to patch at input line \d+[\s\S]*?^\|?(?:---|\+\+\+) (?:a\/)?(\S+)/m.exec(before.slice(before.lastIndexOf('edk2-matrix: applying')));
+  return { patch: failed[1]!, file: missing?.[1] ?? files.at(-1) };
+}
+
+async function readyKey(scope: RunScope, image: BuilderImage, volume: string): Promise<string | undefined> {
+  const { exitCode, output } = await scope.capture({
+    image: image.id,
+    cmd: ['cat', READY_FILE],
+    mounts: [{ volume, target: SOURCE_MOUNT, readOnly: true }],
+    network: 'none',
+    hardened: true,
+  }, 'probe');
+  return exitCode === 0 ? output.trim() : undefined;
+}
+
+export async function ensureSource(
+  scope: RunScope,
+  spec: SourceSpec,
+  image: BuilderImage,
+  cacheDir: string,
+  log: Log,
+  signal: AbortSignal,
+): Promise<PreparedSource> {
+  const engine = scope.engine;
+  const identity = await sourceIdentity(spec);
+  const key = sourceKey(identity, image.id);
+  const volume = sourceVolumeName(key);
+  const prepared: PreparedSource = { key, volume, description: identity.description, digests: identity.digests };
+  if (await engine.volumeExists(volume)) {
+    if ((await readyKey(scope, image, volume)) === key) {
+      log.info(`source ${identity.description}: prepared (volume ${volume})`);
+      return prepared;
+    }
+    log.warn(`source volume ${volume} is incomplete (an earlier run stopped while making it); making it again`);
+    await engine.removeVolume(volume);
+  }
+
+  const inputs = await materializeSource(spec, cacheDir, log, signal);
+  log.info(`source ${identity.description}: unpacking, patching and building BaseTools in volume ${volume}`);
+  await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key }));
+  const logDir = join(cacheDir, 'logs');
+  await mkdir(logDir, { recursive: true });
+  const logPath = join(logDir, `source-${key.slice(0, 16)}.log`);
+  let ok = false;
+  const container = await scope.createContainer({
+    image: image.id,
+    cmd: ['edk2-prepare-source', SOURCE_MOUNT, key, ...inputs.series.map((s) => `${SOURCE_MOUNT}/${s}`)],
+    user: 'builder',
+    mounts: [{ volume, target: SOURCE_MOUNT, readOnly: false }],
+    tmpfs: { '/tmp': 'rw,exec,size=1g' },
+    network: 'none',
+    hardened: true,
+  }, 'prepare');
+  try {
+    const tree = packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`));
+    // A SourceError while packing (unsafe entry, damaged archive) is the reason; the engine's
+    // complaint about a truncated stream is only its consequence.
+    await Promise.all([container.putArchive(SOURCE_MOUNT, tree.stream).catch(async (err) => { await tree.done; throw err; }), tree.done]);
+    const logFile = createWriteStream(logPath);
+    await container.start();
+    await container.streamOutput(logFile);
+    logFile.end();
+    await finished(logFile);
+    const { exitCode } = await container.wait();
+    if (exitCode !== 0) {
+      const text = await readFile(logPath, 'utf8');
+      const patch = patchFailure(text);
+      if (patch) {
+        throw new SourceError(`patch ${patch.patch} does not apply${patch.file ? ` to ${patch.file}` : ''}; log: ${logPath}`,
+          'refresh the patch against this source version, or drop it from the series');
+      }
+      throw new SourceError(`preparing the source failed (exit ${exitCode}): ${text.trim().split('\n').slice(-2).join(' | ')}`,
+        `read ${logPath}`);
+    }
+    ok = true;
+    return prepared;
+  } finally {
+    await scope.removeContainer(container).catch(() => {});
+    if (!ok) await engine.removeVolume(volume).catch(() => {});
+  }
+}

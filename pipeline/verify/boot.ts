@@ -1,0 +1,87 @@
+/**
+ * Boots a published variant with its manifest's own argv and a fresh copy of the vars
+ * template: passes when the UEFI Shell prompt appears on the serial console, after which
+ * `reset -s` must make QEMU exit 0.
+ */
+import { spawn } from 'node:child_process';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Manifest } from '../domain.ts';
+import { fillArgv } from '../export/qemu-launch.ts';
+
+/** The prompt, possibly wrapped in colour escapes: `ESC[1mESC[33mESC[40mShell> `. */
+export const SHELL_PROMPT = /Shell> /;
+/** Colour and cursor escapes the firmware interleaves with its text. */
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+
+export interface BootResult {
+  readonly ok: boolean;
+  /** Seconds from QEMU's start to the prompt. */
+  readonly secondsToShell: number | undefined;
+  readonly exitCode: number | null;
+  /** What went wrong, for people; undefined when ok. */
+  readonly reason: string | undefined;
+  /** Everything on the serial console, escapes removed. */
+  readonly serial: string;
+}
+
+export interface BootOptions {
+  readonly timeoutMs: number;
+  /** Extra QEMU arguments (e.g. `-accel kvm`), appended like a user would. */
+  readonly extraArgs?: readonly string[];
+  readonly signal?: AbortSignal;
+}
+
+export function stripAnsi(text: string): string {
+  return text.replace(ANSI, '');
+}
+
+export async function bootToShell(manifest: Manifest, variantDir: string, opts: BootOptions): Promise<BootResult> {
+  const scratch = await mkdtemp(join(tmpdir(), `edk2-matrix-boot-${manifest.id}-`));
+  try {
+    const vars = join(scratch, 'VARS.fd');
+    await copyFile(join(variantDir, manifest.qemu.varsTemplate), vars);
+    const [binary, ...args] = [...fillArgv(manifest.qemu.argv, join(variantDir, manifest.qemu.code), vars), ...(opts.extraArgs ?? [])];
+    return await new Promise<BootResult>((resolve) => {
+      const started = performance.now();
+      const child = spawn(binary!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      let raw = '';
+      let secondsToShell: number | undefined;
+      let reason: string | undefined;
+      const timer = setTimeout(() => {
+        reason = secondsToShell === undefined
+          ? `no UEFI Shell prompt within ${opts.timeoutMs / 1000}s`
+          : `QEMU did not exit within ${opts.timeoutMs / 1000}s after reset -s`;
+        child.kill('SIGKILL');
+      }, opts.timeoutMs);
+      const onAbort = () => {
+        reason = 'cancelled';
+        child.kill('SIGKILL');
+      };
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const onData = (chunk: Buffer) => {
+        raw += chunk.toString('latin1');
+        if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(raw))) {
+          secondsToShell = (performance.now() - started) / 1000;
+          child.stdin.write('reset -s\r');
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      child.stdin.on('error', () => {});
+      child.on('error', (err) => {
+        reason = `cannot start ${binary}: ${err.message}`;
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (!reason && secondsToShell === undefined) reason = `QEMU exited with ${code} before the UEFI Shell prompt`;
+        if (!reason && code !== 0) reason = `QEMU exited with ${code} after reset -s (expected 0)`;
+        resolve({ ok: !reason, secondsToShell, exitCode: code, reason, serial: stripAnsi(raw) });
+      });
+    });
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Prepares a Debian host for edk2-matrix: installs what is missing (Docker engine, mmdebstrap
+# to bootstrap the base image offline, QEMU to boot the firmware) and starts a Docker engine
+# if none answers. Safe to run again. Needs root (or sudo).
+#
+# Packages come from the host's own apt configuration. On a host without systemd the engine is
+# started in the background with DOCKERD_ARGS (default: no iptables, no default bridge: builds
+# run with --network none and the image build with the host network).
+set -eu
+
+if [ "$(id -u)" -ne 0 ]; then
+  exec sudo -E "$0" "$@"
+fi
+
+need=""
+if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then need="$need docker.io"; fi
+command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
+command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
+command -v sha256sum >/dev/null 2>&1 || need="$need coreutils"
+
+if [ -n "$need" ]; then
+  echo "setup-host: installing$need"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  apt-get install -y -qq --no-install-recommends $need >/dev/null
+fi
+
+if docker version >/dev/null 2>&1; then
+  echo "setup-host: a Docker engine answers"
+  exit 0
+fi
+
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl start docker
+else
+  echo "setup-host: starting dockerd (log: /var/log/dockerd.log)"
+  # shellcheck disable=SC2086
+  nohup dockerd ${DOCKERD_ARGS:---iptables=false --bridge=none} >/var/log/dockerd.log 2>&1 &
+fi
+
+i=0
+until docker version >/dev/null 2>&1; do
+  i=$((i + 1))
+  if [ "$i" -gt 60 ]; then
+    echo "setup-host: the Docker engine did not answer within 60 s; see /var/log/dockerd.log" >&2
+    exit 1
+  fi
+  sleep 1
+done
+echo "setup-host: the Docker engine answers"

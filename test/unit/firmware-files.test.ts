@@ -1,0 +1,83 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { VIRT_PFLASH_BYTES } from '../../pipeline/config/platforms.ts';
+import { launchScript } from '../../pipeline/export/launch-script.ts';
+import { makeManifest } from '../../pipeline/export/manifest.ts';
+import { padImage } from '../../pipeline/export/pad.ts';
+import { fillArgv, qemuLaunch } from '../../pipeline/export/qemu-launch.ts';
+import { parse, withMatrix } from '../helpers/config.ts';
+
+const smmFeature = '  smm:\n    defines: { SMM_REQUIRE: true, SECURE_BOOT_ENABLE: true }\n    dsc: { X64: OvmfPkg/OvmfPkgIa32X64.dsc }';
+const variants = parse(withMatrix('  arch: [X64, IA32, AARCH64, ARM]\n  target: [DEBUG]\n  include: [{ arch: X64, features: smm }]\n', smmFeature)).variants;
+const byId = (id: string) => variants.find((v) => v.id === id)!;
+
+describe('pflash padding', () => {
+  it('pads AARCH64 code and vars to exactly 64 MiB with zeros', () => {
+    const padded = padImage(Buffer.from([1, 2, 3]), VIRT_PFLASH_BYTES);
+    expect(padded.length).toBe(67108864);
+    expect([...padded.subarray(0, 4)]).toEqual([1, 2, 3, 0]);
+    expect(padded.subarray(3).every((b) => b === 0)).toBe(true);
+  });
+
+  it('refuses an image larger than the flash', () => {
+    expect(() => padImage(Buffer.alloc(10), 8)).toThrow(/larger than the 8-byte flash/);
+  });
+
+  it('publishes ARM images under the names distributions use', () => {
+    expect(byId('aarch64-debug').platform.code).toEqual({ built: 'QEMU_EFI.fd', published: 'QEMU_EFI-pflash.raw', padTo: VIRT_PFLASH_BYTES });
+    expect(byId('x64-debug').platform.vars.published).toBe('OVMF_VARS.fd');
+  });
+});
+
+describe('QEMU command line', () => {
+  it('boots X64 on q35 with code read-only and the vars copy writable', () => {
+    expect(qemuLaunch(byId('x64-debug'), 'OVMF_CODE.fd', 'OVMF_VARS.fd').argv).toEqual([
+      'qemu-system-x86_64', '-machine', 'q35,pflash0=code,pflash1=vars', '-m', '1024',
+      '-blockdev', 'node-name=code,driver=file,filename=${CODE},read-only=on',
+      '-blockdev', 'node-name=vars,driver=file,filename=${VARS}',
+      '-nodefaults', '-display', 'none', '-serial', 'stdio',
+    ]);
+  });
+
+  it('turns SMM on and makes the vars flash secure for SMM builds', () => {
+    const argv = qemuLaunch(byId('x64-smm-debug'), 'c', 'v').argv;
+    expect(argv).toContain('q35,pflash0=code,pflash1=vars,smm=on');
+    expect(argv.join(' ')).toContain('-global driver=cfi.pflash01,property=secure,value=on');
+  });
+
+  it('gives ARM and AARCH64 the virt machine and a CPU', () => {
+    expect(qemuLaunch(byId('arm-debug'), 'c', 'v').argv.slice(0, 5)).toEqual(['qemu-system-arm', '-machine', 'virt,pflash0=code,pflash1=vars', '-cpu', 'cortex-a15']);
+    expect(qemuLaunch(byId('aarch64-debug'), 'c', 'v').argv.slice(3, 5)).toEqual(['-cpu', 'max']);
+  });
+
+  it('fills the placeholders and doubles commas in paths', () => {
+    const argv = fillArgv(['-blockdev', 'file,filename=${CODE}', 'x=${VARS}'], '/a,b/code.fd', '/v.fd');
+    expect(argv).toEqual(['-blockdev', 'file,filename=/a,,b/code.fd', 'x=/v.fd']);
+  });
+});
+
+describe('launch.sh', () => {
+  const manifest = makeManifest({
+    variant: byId('x64-debug'),
+    buildArgv: ['build'],
+    seconds: 1,
+    source: { key: 'k', volume: 'v', description: 'd', digests: [] },
+    image: { id: 'sha256:1', tag: 't', packages: [] },
+    files: [],
+  });
+
+  it('runs the manifest argv with the paths filled in and extra arguments appended', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'launch-'));
+    const script = join(dir, 'launch.sh');
+    writeFileSync(script, launchScript(manifest).replace("exec 'qemu-system-x86_64'", "exec printf '%s\\n' 'qemu-system-x86_64'"), { mode: 0o755 });
+    writeFileSync(join(dir, 'OVMF_VARS.fd'), 'template');
+    const out = execFileSync('sh', [script, '-S', "it's"], { cwd: dir, env: { ...process.env, EDK2_MATRIX_VARS: join(dir, 'my,vars.fd') }, stdio: ['ignore', 'pipe', 'ignore'] }).toString().split('\n');
+    expect(out).toContain(`node-name=code,driver=file,filename=${dir}/OVMF_CODE.fd,read-only=on`);
+    expect(out).toContain(`node-name=vars,driver=file,filename=${dir}/my,,vars.fd`);
+    expect(out.slice(-3, -1)).toEqual(['-S', "it's"]);
+    expect(execFileSync('cat', [join(dir, 'my,vars.fd')]).toString()).toBe('template');
+  });
+});

@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { buildArgs, buildEnv, fvDir } from '../../pipeline/build/command.ts';
+import { selectVariants } from '../../pipeline/config/select.ts';
+import { schedule } from '../../pipeline/queue/schedule.ts';
+import { defaultText, errorOf, parse, withMatrix } from '../helpers/config.ts';
+
+const GiB = 2 ** 30;
+const variants = parse(withMatrix('  arch: [X64, AARCH64, ARM]\n  features: [none, secureboot+network]\n  target: [DEBUG]\n')).variants;
+
+describe('build command', () => {
+  it('passes arch, toolchain, target, platform, threads, then defines sorted by name', () => {
+    const v = variants.find((x) => x.id === 'x64-secureboot-network-debug')!;
+    expect(buildArgs(v, 2)).toEqual([
+      '-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc', '-n', '2',
+      '-D', 'NETWORK_HTTP_BOOT_ENABLE=TRUE', '-D', 'NETWORK_IP6_ENABLE=TRUE', '-D', 'NETWORK_TLS_ENABLE=TRUE', '-D', 'SECURE_BOOT_ENABLE=TRUE',
+    ]);
+  });
+
+  it('sets the cross-compiler prefix for ARM targets only', () => {
+    expect(buildEnv(variants.find((x) => x.id === 'arm-debug')!)).toEqual({ GCC5_ARM_PREFIX: 'arm-linux-gnueabi-' });
+    expect(buildEnv(variants.find((x) => x.id === 'x64-debug')!)).toEqual({});
+  });
+
+  it('finds firmware volumes in the DSC output directory', () => {
+    expect(fvDir(variants.find((x) => x.id === 'aarch64-debug')!)).toBe('/work/Build/ArmVirtQemu-AARCH64/DEBUG_GCC5/FV');
+  });
+});
+
+describe('--only', () => {
+  it('selects by id and glob, keeping matrix order', () => {
+    expect(selectVariants(variants, 'arm-debug,x64-*').map((v) => v.id)).toEqual(['x64-debug', 'x64-secureboot-network-debug', 'arm-debug']);
+  });
+
+  it('rejects a pattern that matches nothing and lists the variants', () => {
+    expect(errorOf(() => selectVariants(parse(defaultText).variants, 'riscv*'))).toBe(
+      '--only riscv* matches no variant (variants: x64-debug, ia32-debug, aarch64-debug, arm-debug (npm run matrix -- --list))');
+  });
+});
+
+describe('scheduling', () => {
+  it('builds one variant at a time with every core on a 2-core machine', () => {
+    expect(schedule({ cores: 2, memoryBytes: 24 * GiB, variants: 4 })).toEqual({ jobs: 1, threads: 2, memoryBytes: 8 * GiB });
+  });
+
+  it('runs builds side by side on larger machines', () => {
+    expect(schedule({ cores: 16, memoryBytes: 64 * GiB, variants: 10 })).toMatchObject({ jobs: 8, threads: 2 });
+  });
+
+  it('never runs more builds than variants or than memory allows', () => {
+    expect(schedule({ cores: 16, memoryBytes: 64 * GiB, variants: 3 }).jobs).toBe(3);
+    expect(schedule({ cores: 16, memoryBytes: 5 * GiB, variants: 10 }).jobs).toBe(2);
+  });
+
+  it('takes the user\'s jobs and threads as given', () => {
+    expect(schedule({ cores: 2, memoryBytes: 24 * GiB, variants: 4, jobs: 2, threads: 1 })).toMatchObject({ jobs: 2, threads: 1 });
+  });
+});
