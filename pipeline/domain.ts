@@ -60,11 +60,18 @@ export interface BuilderSpec {
   readonly network: string;
 }
 
+/** A path of keys in matrix.yaml, e.g. `['features', 'secureboot', 'defines', 'SECURE_BOOT_ENABLE']`. */
+export type ConfigPath = readonly (string | number)[];
+
 export interface MatrixConfig {
   /** Absolute path of the file this came from. */
   readonly file: string;
+  /** file:line:col of a path's value (or its key) in the file, for errors found after loading. */
+  readonly locate: (path: ConfigPath, at?: 'key' | 'value') => { readonly file: string; readonly line: number; readonly col: number };
   readonly source: SourceSpec;
   readonly builder: BuilderSpec;
+  /** Where packagers install a variant's files (`{id}`, `{arch}` filled in); descriptors name it. */
+  readonly installPrefix: string;
   readonly toolchain: string;
   /** Every variant the matrix expands into, in declaration order. */
   readonly variants: readonly Variant[];
@@ -110,6 +117,8 @@ export interface Variant {
   readonly platform: Platform;
   readonly defines: Assignments;
   readonly pcds: Assignments;
+  /** Where in matrix.yaml each define was set (the last layer that set it). */
+  readonly defineOrigins: Readonly<Record<string, ConfigPath>>;
 }
 
 // ─── image / source ────────────────────────────────────────────────────────────────────────
@@ -178,6 +187,19 @@ export interface Manifest {
   /** Every file of the variant directory but the manifest itself. */
   readonly files: readonly ArtifactFile[];
   readonly qemu: QemuLaunch;
+  /** File name of the QEMU firmware descriptor in the variant directory. */
+  readonly descriptor: string;
+}
+
+/** The last boot verification of a published variant (`<id>/boot.json`). */
+export interface BootRecord {
+  readonly ok: boolean;
+  readonly secondsToShell: number | undefined;
+  readonly accel: 'tcg' | 'kvm';
+  /** True when the UEFI Shell had to be offered on a disk (edk2 from stable202505 on). */
+  readonly shellDisk: boolean;
+  readonly reason: string | undefined;
+  readonly at: string;
 }
 
 export interface IndexEntry {
@@ -188,6 +210,9 @@ export interface IndexEntry {
   readonly defines: Assignments;
   readonly files: readonly ArtifactFile[];
   readonly manifest: string;
+  /** QEMU firmware descriptor, relative to the artifacts dir. */
+  readonly descriptor: string;
+  readonly boot: BootRecord | undefined;
 }
 
 export interface Index {

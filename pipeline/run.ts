@@ -16,6 +16,8 @@ import { ensureBuilderImage } from './image/builder-image.ts';
 import { runVariants } from './queue/run-variants.ts';
 import type { Schedule } from './queue/schedule.ts';
 import type { Reporter } from './report/reporter.ts';
+import { checkDefines } from './plan/check-defines.ts';
+import { loadDefineCatalog } from './source/define-catalog.ts';
 import { ensureSource } from './source/prepare.ts';
 
 export interface RunOptions {
@@ -43,6 +45,9 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     const info = await engine.ping();
     reporter.info(`engine: Docker ${info.version} (API ${info.apiVersion}); run ${scope.runId}; ` +
       `${opts.schedule.jobs} build${opts.schedule.jobs === 1 ? '' : 's'} at a time, -n ${opts.schedule.threads} each`);
+    // Source first: a define the DSC does not know is a configuration error, found before any container.
+    const catalog = await reporter.stage('edk2 source: verify and check defines', () => loadDefineCatalog(opts.config.source, opts.cacheDir, reporter, signal));
+    checkDefines(opts.config, opts.variants, catalog);
     const image = await reporter.stage('builder image', () => ensureBuilderImage(scope, opts.config.builder, opts.cacheDir, reporter, signal));
     throwIfAborted(signal);
     const source = await reporter.stage('edk2 source', () => ensureSource(scope, opts.config.source, image, opts.cacheDir, reporter, signal));
@@ -63,7 +68,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       try {
         const dir = await withBuild(scope, { variant, image, source, limits, logPath, onLine: (l) => reporter.line(variant.id, l) }, variantSignal,
           (container, buildArgv) => exportVariant({
-            variant, container, buildArgv, seconds: (performance.now() - t) / 1000, source, image, logPath, outDir: opts.outDir,
+            variant, container, buildArgv, seconds: (performance.now() - t) / 1000, source, image, logPath, outDir: opts.outDir, installPrefix: opts.config.installPrefix,
           }));
         return { dir };
       } catch (err) {

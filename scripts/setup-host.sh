@@ -18,6 +18,10 @@ command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
 command -v sha256sum >/dev/null 2>&1 || need="$need coreutils"
+# Debian's own firmware descriptors (/usr/share/qemu/firmware): the tests check our reading of
+# QEMU's descriptor schema against them.
+[ -e /usr/share/qemu/firmware/60-edk2-x86_64.json ] || need="$need ovmf"
+[ -e /usr/share/qemu/firmware/60-edk2-aarch64.json ] || need="$need qemu-efi-aarch64"
 
 if [ -n "$need" ]; then
   echo "setup-host: installing$need"

@@ -106,7 +106,7 @@ export async function withBuild<T>(scope: RunScope, job: BuildJob, signal: Abort
     if (stopReason === 'cancelled' || signal.aborted) throw new CancelledError();
     if (status.exitCode !== 0 || stopReason) {
       const reason = stopReason === 'timeout'
-        ? `timed out after ${Math.round(limits.timeoutMs / 60_000)} min`
+        ? `timed out after ${limits.timeoutMs / 60_000} min (--timeout)`
         : status.oomKilled
           ? `out of memory (limit ${(limits.memoryBytes / 2 ** 30).toFixed(1)} GiB)`
           : status.exitCode === 137

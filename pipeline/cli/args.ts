@@ -11,6 +11,7 @@ export interface CliOptions {
   readonly json: boolean;
   readonly dryRun: boolean;
   readonly clean: boolean;
+  readonly verify: boolean;
   readonly help: boolean;
   readonly jobs: number | undefined;
   readonly threads: number | undefined;
@@ -29,9 +30,10 @@ Options:
   --list             list the variants the matrix expands into, and exit
   --json             with --list: a JSON array (id, arch, target, features, defines, pcds, dsc)
   --dry-run          validate, print each variant's build command, and exit; touches nothing
+  --verify           after building, boot every built variant to the UEFI Shell (npm run verify)
   --jobs N           variants built at once (default: from cores and memory)
   --threads N        edk2 build threads (-n) per variant (default: cores / jobs)
-  --timeout MIN      minutes a variant may build before it is stopped (default: 60)
+  --timeout MIN      minutes a variant may build before it is stopped (default: 60; 0.5 is fine)
   --cache-dir DIR    downloads and logs (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
   --clean            remove containers and volumes left by runs that died, and exit
   -h, --help         this help
@@ -42,7 +44,14 @@ Environment: DOCKER_HOST (engine), EDK2_MATRIX_DEBIAN_MIRROR (Debian mirror; def
 host's apt configuration), GITHUB_ACTIONS (grouped output and a step summary).
 `;
 
-function positiveInt(name: string, value: string | undefined): number | undefined {
+function positiveNumber(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`--${name} ${value}: expected a positive number`);
+  return n;
+}
+
+export function positiveInt(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${value}: expected a whole number of at least 1`);
@@ -65,6 +74,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         json: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         clean: { type: 'boolean', default: false },
+        verify: { type: 'boolean', default: false },
         jobs: { type: 'string' },
         threads: { type: 'string' },
         timeout: { type: 'string' },
@@ -85,9 +95,10 @@ export function parseCli(argv: readonly string[]): CliOptions {
     json: v.json!,
     dryRun: v['dry-run']!,
     clean: v.clean!,
+    verify: v.verify!,
     help: v.help!,
     jobs: positiveInt('jobs', v.jobs),
     threads: positiveInt('threads', v.threads),
-    timeoutMinutes: positiveInt('timeout', v.timeout) ?? 60,
+    timeoutMinutes: positiveNumber('timeout', v.timeout) ?? 60,
   };
 }

@@ -146,6 +146,8 @@ function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
     { values: archDecl.pcds, path: ['architectures', c.arch, 'pcds'] as Path, exclusive: false },
     ...c.features.map((f) => ({ values: raw.features[f]!.pcds, path: ['features', f, 'pcds'] as Path, exclusive: true })),
   ];
+  const defineOrigins: Record<string, Path> = {};
+  for (const layer of defineLayers) for (const name of Object.keys(layer.values)) defineOrigins[name] = [...layer.path, name];
   const variant: Variant = {
     id,
     arch: c.arch,
@@ -155,12 +157,10 @@ function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
     platform,
     defines: merge(defineLayers, id, 'define', fail),
     pcds: merge(pcdLayers, id, 'PCD', fail),
+    defineOrigins,
   };
   const broken = checkVariantRules(variant);
-  if (broken) {
-    const culprit = [...defineLayers].reverse().find((l) => broken.define in l.values);
-    fail(culprit ? [...culprit.path, broken.define] : c.origin, `${id}: ${broken.reason}`, broken.hint);
-  }
+  if (broken) fail(defineOrigins[broken.define] ?? c.origin, `${id}: ${broken.reason}`, broken.hint);
   return variant;
 }
 

@@ -14,7 +14,9 @@ import { configSchema, type RawConfig } from './schema.ts';
 
 export function loadConfig(file: string): MatrixConfig {
   const path = resolve(file);
-  const shown = relative(process.cwd(), path) || path;
+  // Relative to the working directory when inside it, absolute otherwise.
+  const inside = relative(process.cwd(), path);
+  const shown = inside && !inside.startsWith('..') ? inside : path;
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -48,8 +50,10 @@ export function parseConfig(text: string, path: string, shown = path): MatrixCon
   const base = dirname(path);
   return {
     file: path,
+    locate: (at, which = 'value') => (which === 'key' ? locator.keyAt(at) : locator.at(at)),
     source: sourceSpec(raw, base, fail),
     builder: builderSpec(raw, base, fail),
+    installPrefix: raw.install.prefix,
     toolchain: raw.toolchain,
     variants: expandMatrix(raw, fail),
   };
@@ -88,8 +92,9 @@ function issueToError(issue: z.core.$ZodIssue, loc: Locator, plain: unknown): Co
       'check the spelling against the default matrix.yaml, which documents every key');
   }
   if (issue.code === 'invalid_union' && 'errors' in issue && issue.errors.length) {
-    // Unions of objects (one-or-many selectors): report the simplest branch's first problem.
-    const inner = issue.errors.flat()[0];
+    // A value of none of the union's types gets the union's own message; a value of the right
+    // type that is wrong inside (a selector's key, a string's pattern) gets that problem.
+    const inner = issue.errors.map((branch) => branch[0]).find((i) => i && i.code !== 'invalid_type');
     if (inner) return issueToError({ ...inner, path: [...path, ...inner.path] } as z.core.$ZodIssue, loc, plain);
   }
   if (issue.code === 'invalid_key') {

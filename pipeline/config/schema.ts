@@ -16,19 +16,19 @@ export const FEATURE_NAME = /^[a-z][a-z0-9]*$/;
 const SHA256 = /^[0-9a-f]{64}$/;
 const COMMIT = /^[0-9a-f]{40}$/;
 
-const scalarValue = z.union([z.boolean(), z.number(), z.string()], {
+const scalarValue = (text: z.ZodString) => z.union([z.boolean(), z.number(), text], {
   error: 'expected true, false, a number or a string',
 });
 
 const defines = z.record(
   z.string().regex(DEFINE_NAME, 'a define name is letters, digits and _, not starting with a digit'),
-  scalarValue,
+  scalarValue(z.string().regex(DEFINE_VALUE, 'a define value is letters, digits and _ . : / + , = - (no blanks or quotes)')),
   { error: 'expected a map of NAME: value' },
 );
 
 const pcds = z.record(
   z.string().regex(PCD_NAME, 'a PCD name is TokenSpaceGuid.PcdName'),
-  scalarValue,
+  scalarValue(z.string().regex(PCD_VALUE, 'a PCD value is printable ASCII on one line')),
   { error: 'expected a map of TokenSpaceGuid.PcdName: value' },
 );
 
@@ -49,7 +49,8 @@ export const debianSource = z.strictObject({
 });
 
 export const archiveSource = z.strictObject({
-  url: text('a URL or a path to a .tar.gz, .tar.xz or .tar archive'),
+  url: text('a URL or a path to a .tar.gz, .tar.xz or .tar archive')
+    .regex(/\.(tar\.xz|txz|tar\.gz|tgz|tar)$/, 'expected a .tar.xz, .tar.gz or .tar archive (other formats cannot be checked entry by entry)'),
   sha256,
   strip: z.number().int().min(0).max(8).default(1),
 });
@@ -73,6 +74,12 @@ export const builderSchema = z.strictObject({
   suite: text('a Debian suite').default('trixie'),
   mirror: z.url({ error: 'expected a mirror URL' }).optional(),
   network: text('a Docker network mode (host, bridge, ...)').default('host'),
+});
+
+export const installSchema = z.strictObject({
+  prefix: z.string({ error: 'expected an absolute directory' })
+    .regex(/^\/[^\s]*$/, 'expected an absolute directory without blanks, e.g. /usr/share/edk2/{arch}')
+    .default('/usr/share/edk2-matrix/{id}'),
 });
 
 export const architectureSchema = z.strictObject({
@@ -110,6 +117,7 @@ export const configSchema = z.strictObject({
   version: z.literal(1, { error: 'expected 1 (the only schema version)' }),
   source: sourceSchema,
   builder: builderSchema,
+  install: installSchema.default({ prefix: '/usr/share/edk2-matrix/{id}' }),
   toolchain: z.string({ error: 'expected an edk2 toolchain tag' }).regex(/^[A-Z][A-Z0-9_]*$/, 'expected an edk2 toolchain tag such as GCC5').default('GCC5'),
   defines: defines.default({}),
   pcds: pcds.default({}),

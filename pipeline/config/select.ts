@@ -2,10 +2,9 @@
  * `--only` selection: comma-separated ids or globs (`x64-*`), each of which must match.
  */
 import picomatch from 'picomatch';
-import type { Variant } from '../domain.ts';
 import { UsageError } from '../errors.ts';
 
-export function selectVariants(variants: readonly Variant[], only: string | undefined): Variant[] {
+export function selectVariants<T extends { readonly id: string }>(variants: readonly T[], only: string | undefined): T[] {
   if (only === undefined) return [...variants];
   const patterns = only.split(',').map((p) => p.trim()).filter(Boolean);
   if (patterns.length === 0) throw new UsageError('--only is empty', 'give variant ids or globs, e.g. --only x64-debug,aarch64-*');

@@ -222,9 +222,9 @@ class DockerContainer implements Container {
     return { exitCode: result.StatusCode, oomKilled: info?.State?.OOMKilled ?? false };
   }
 
-  async getArchive(path: string): Promise<Readable> {
-    const stream = await door(`${this.#what('copying')} ${path} out of`, () => this.c.getArchive({ path }));
-    return stream as unknown as Readable;
+  async getArchive(path: string): Promise<Readable | undefined> {
+    const stream = await door(`${this.#what('copying')} ${path} out of`, () => this.c.getArchive({ path }), [404]);
+    return stream as unknown as Readable | undefined;
   }
 
   async putArchive(path: string, tar: Readable): Promise<void> {

@@ -39,8 +39,8 @@ export interface Container {
   /** Streams stdout and stderr (demultiplexed) into `sink` until the container stops. */
   streamOutput(sink: Writable): Promise<void>;
   wait(): Promise<ExitStatus>;
-  /** A tar stream of `path` (a file or directory) inside the container. */
-  getArchive(path: string): Promise<Readable>;
+  /** A tar stream of `path` (a file or directory) inside the container; undefined if there is none. */
+  getArchive(path: string): Promise<Readable | undefined>;
   /** Unpacks the (uncompressed) tar stream `tar` at `path` inside the container. */
   putArchive(path: string, tar: Readable): Promise<void>;
   /** Stops it now (SIGKILL); a container that already stopped is fine. */

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_FORMAT, type Index, type IndexEntry, type Manifest } from '../domain.ts';
+import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { publishFile, TEMP_PREFIX } from './publish.ts';
 
@@ -15,22 +15,38 @@ export const INDEX_FILE = 'index.json';
 export const SUMS_FILE = 'SHA256SUMS';
 export const MANIFEST_FILE = 'manifest.json';
 export const FAILED_DIR = 'failed';
+/** Written by boot verification after publishing: not in the manifest, hashed at index time. */
+export const BOOT_RECORD = 'boot.json';
+export const BOOT_SERIAL_LOG = 'boot-serial.log';
 
 export interface VariantDir {
   readonly manifest: Manifest;
-  readonly manifestSha256: string;
-  readonly manifestSize: number;
+  /** Files of the directory the manifest does not list: manifest.json itself, boot records. */
+  readonly extras: readonly ArtifactFile[];
+  readonly boot: BootRecord | undefined;
 }
 
 async function readManifest(dir: string): Promise<VariantDir | undefined> {
+  let text: Buffer;
+  let manifest: Manifest;
   try {
-    const text = await readFile(join(dir, MANIFEST_FILE));
-    const manifest = JSON.parse(text.toString()) as Manifest;
-    if (manifest.generator !== 'edk2-matrix' || manifest.formatVersion !== MANIFEST_FORMAT) return undefined;
-    return { manifest, manifestSha256: createHash('sha256').update(text).digest('hex'), manifestSize: text.length };
+    text = await readFile(join(dir, MANIFEST_FILE));
+    manifest = JSON.parse(text.toString()) as Manifest;
   } catch {
     return undefined;
   }
+  if (manifest.generator !== 'edk2-matrix' || manifest.formatVersion !== MANIFEST_FORMAT) return undefined;
+  const listed = new Set(manifest.files.map((f) => f.path));
+  const extras: ArtifactFile[] = [{ path: MANIFEST_FILE, sha256: createHash('sha256').update(text).digest('hex'), size: text.length }];
+  for (const name of (await readdir(dir)).sort()) {
+    if (listed.has(name) || name === MANIFEST_FILE || name.startsWith('.')) continue;
+    const data = await readFile(join(dir, name));
+    extras.push({ path: name, sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
+  }
+  const boot = extras.some((f) => f.path === BOOT_RECORD)
+    ? (JSON.parse(await readFile(join(dir, BOOT_RECORD), 'utf8')) as BootRecord)
+    : undefined;
+  return { manifest, extras, boot };
 }
 
 export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
@@ -45,7 +61,7 @@ export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
 }
 
 export function makeIndex(dirs: readonly VariantDir[]): Index {
-  const variants: IndexEntry[] = dirs.map(({ manifest: m }) => ({
+  const variants: IndexEntry[] = dirs.map(({ manifest: m, boot }) => ({
     id: m.id,
     arch: m.arch,
     target: m.target,
@@ -53,6 +69,8 @@ export function makeIndex(dirs: readonly VariantDir[]): Index {
     defines: m.defines,
     files: m.files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })),
     manifest: `${m.id}/${MANIFEST_FILE}`,
+    descriptor: `${m.id}/${m.descriptor}`,
+    boot,
   }));
   return { generator: 'edk2-matrix', formatVersion: MANIFEST_FORMAT, variants };
 }
@@ -61,8 +79,7 @@ export function makeIndex(dirs: readonly VariantDir[]): Index {
 export function renderSums(dirs: readonly VariantDir[]): string {
   const lines: [string, string][] = [];
   for (const d of dirs) {
-    for (const f of d.manifest.files) lines.push([`${d.manifest.id}/${f.path}`, f.sha256]);
-    lines.push([`${d.manifest.id}/${MANIFEST_FILE}`, d.manifestSha256]);
+    for (const f of [...d.manifest.files, ...d.extras]) lines.push([`${d.manifest.id}/${f.path}`, f.sha256]);
   }
   return lines.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${h}  ${p}\n`).join('');
 }

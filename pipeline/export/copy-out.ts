@@ -10,8 +10,10 @@ import type { Container } from '../engine/engine.ts';
 
 export class CopyOutError extends Error {}
 
-export async function readContainerFile(container: Container, path: string, maxBytes = 256 * 1024 * 1024): Promise<Buffer> {
+/** The file's bytes; undefined when the container has no such path. */
+export async function readContainerFile(container: Container, path: string, maxBytes = 256 * 1024 * 1024): Promise<Buffer | undefined> {
   const archive = await container.getArchive(path);
+  if (!archive) return undefined;
   const entries = extract();
   (archive as Readable).pipe(entries as unknown as NodeJS.WritableStream);
   let data: Buffer | undefined;

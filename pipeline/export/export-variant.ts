@@ -10,6 +10,7 @@ import { ExportError } from '../errors.ts';
 import { fvDir } from '../build/command.ts';
 import { MANIFEST_FILE, FAILED_DIR } from './artifacts-index.ts';
 import { readContainerFile } from './copy-out.ts';
+import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts';
 import { launchScript } from './launch-script.ts';
 import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
@@ -17,6 +18,8 @@ import { publishDirectory } from './publish.ts';
 
 export const BUILD_LOG = 'build.log';
 export const LAUNCH_SCRIPT = 'launch.sh';
+/** The build's UEFI Shell application, published when the build made one. */
+export const SHELL_FILE = 'Shell.efi';
 
 export interface ExportJob {
   readonly variant: Variant;
@@ -27,16 +30,19 @@ export interface ExportJob {
   readonly image: BuilderImage;
   readonly logPath: string;
   readonly outDir: string;
+  readonly installPrefix: string;
 }
 
 async function firmware(container: Container, variant: Variant, out: FirmwareOutput): Promise<NamedData> {
   const path = `${fvDir(variant)}/${out.built}`;
-  let data: Buffer;
+  let data: Buffer | undefined;
   try {
     data = await readContainerFile(container, path);
   } catch (err) {
-    throw new ExportError(variant.id, `cannot copy ${path} out of the build container: ${(err as Error).message}`,
-      'the build finished without this firmware volume: check the platform table for this DSC', { cause: err });
+    throw new ExportError(variant.id, `cannot copy ${path} out of the build container: ${(err as Error).message}`, undefined, { cause: err });
+  }
+  if (!data) {
+    throw new ExportError(variant.id, `the build finished without ${path}`, 'check the platform table (pipeline/config/platforms.ts) for this DSC');
   }
   if (out.padTo !== undefined) {
     if (data.length > out.padTo) {
@@ -47,12 +53,22 @@ async function firmware(container: Container, variant: Variant, out: FirmwareOut
   return { name: out.published, data };
 }
 
+/** The build's own UEFI Shell, for verifying releases that no longer boot it by themselves. */
+async function shell(container: Container, variant: Variant): Promise<NamedData[]> {
+  const arch = variant.platform.buildArches.at(-1)!;
+  const path = `${fvDir(variant).replace(/\/FV$/, '')}/${arch}/${SHELL_FILE}`;
+  const data = await readContainerFile(container, path);
+  return data ? [{ name: SHELL_FILE, data }] : [];
+}
+
 export async function exportVariant(job: ExportJob): Promise<string> {
   const { variant } = job;
   const code = await firmware(job.container, variant, variant.platform.code);
   const vars = await firmware(job.container, variant, variant.platform.vars);
+  const shellFiles = await shell(job.container, variant);
   const log = await readFile(job.logPath);
-  const base = [code, vars, { name: BUILD_LOG, data: log }];
+  const descriptor = { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, job.installPrefix), null, 4)}\n`) };
+  const base = [code, vars, ...shellFiles, descriptor, { name: BUILD_LOG, data: log }];
   // The launch script is derived from the manifest, and the manifest lists the script's digest:
   // render it once from a manifest without itself, then the final manifest with it.
   const draft = makeManifest({ ...job, files: base.map(describeFile) });

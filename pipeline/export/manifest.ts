@@ -1,6 +1,7 @@
 /** A variant's manifest: what was built, from what, with what, and how to boot it. */
 import { createHash } from 'node:crypto';
 import { MANIFEST_FORMAT, type ArtifactFile, type BuilderImage, type Manifest, type PreparedSource, type Variant } from '../domain.ts';
+import { descriptorFileName } from './firmware-descriptor.ts';
 import { qemuLaunch } from './qemu-launch.ts';
 
 export interface NamedData {
@@ -40,5 +41,6 @@ export function makeManifest(i: ManifestInputs): Manifest {
     builder: { image: i.image.id, packages: i.image.packages },
     files: i.files,
     qemu: qemuLaunch(v, v.platform.code.published, v.platform.vars.published),
+    descriptor: descriptorFileName(v),
   };
 }

@@ -18,6 +18,8 @@ export const EXTRA_PATCH_DIR = '.edk2-matrix/patches';
 
 export interface SourceInputs extends SourceIdentity {
   readonly layers: readonly ArchiveLayer[];
+  /** A git checkout on this host, for sources that are not archives. */
+  readonly checkout: string | undefined;
   readonly walkers: readonly DirectoryWalker[];
   readonly extras: readonly ExtraFile[];
   /** Series files (paths inside the tree) applied in order. */
@@ -88,6 +90,7 @@ export async function materializeSource(spec: SourceSpec, cacheDir: string, log:
       return {
         ...identity,
         layers,
+        checkout: undefined,
         walkers: [],
         extras: extra.files,
         series: [...(hasDebianDir ? ['debian/patches/series'] : []), ...extraSeries],
@@ -98,6 +101,7 @@ export async function materializeSource(spec: SourceSpec, cacheDir: string, log:
       return {
         ...identity,
         layers: [{ path, name: spec.file.name, strip: spec.file.strip }],
+        checkout: undefined,
         walkers: [],
         extras: extra.files,
         series: extraSeries,
@@ -108,6 +112,7 @@ export async function materializeSource(spec: SourceSpec, cacheDir: string, log:
       return {
         ...identity,
         layers: [],
+        checkout: dir,
         walkers: [walkCheckout(dir, onSkip)],
         extras: extra.files,
         series: extraSeries,

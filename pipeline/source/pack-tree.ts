@@ -50,7 +50,20 @@ async function addEntry(out: Pack, header: Partial<Header> & { name: string }, b
   });
 }
 
-async function addArchive(out: Pack, layer: ArchiveLayer, onSkip: (entry: string, reason: string) => void): Promise<void> {
+export interface SafeEntry {
+  /** Checked name, leading components stripped. */
+  readonly name: string;
+  readonly linkname: string | undefined;
+  readonly header: Header;
+  /** The entry's content; must be consumed (or resumed) before the next entry arrives. */
+  readonly body: Readable;
+}
+
+/**
+ * The entries of an archive layer that pass `checkEntry`, in order. An unsafe entry ends the
+ * iteration with a SourceError before anything after it is read.
+ */
+export async function* safeEntries(layer: ArchiveLayer, onSkip: (entry: string, reason: string) => void): AsyncGenerator<SafeEntry> {
   const open = decompressor(layer.name);
   if (!open) throw new SourceError(`${layer.name}: unsupported archive format`, 'use a .tar.xz, .tar.gz or .tar archive');
   const entries = extract();
@@ -72,9 +85,9 @@ async function addArchive(out: Pack, layer: ArchiveLayer, onSkip: (entry: string
         entry.resume();
         continue;
       }
-      const header = own(entry.header, decision.name, decision.linkname);
-      await addEntry(out, header, header.type === "file" || header.type === "contiguous-file" ? (entry as unknown as Readable) : undefined);
-      if (header.type !== 'file' && header.type !== 'contiguous-file') entry.resume();
+      const body = entry as unknown as Readable;
+      yield { name: decision.name, linkname: decision.linkname, header: entry.header, body };
+      body.resume();
     }
     await feeding;
   } catch (err) {
@@ -82,6 +95,14 @@ async function addArchive(out: Pack, layer: ArchiveLayer, onSkip: (entry: string
     await feeding.catch(() => {});
     if (err instanceof SourceError) throw err;
     throw new SourceError(`${layer.name}: cannot read the archive: ${(err as Error).message}`, 'the file may be damaged: delete it from the cache and fetch it again', { cause: err });
+  }
+}
+
+const isRegular = (type: string | undefined) => type === 'file' || type === 'contiguous-file';
+
+async function addArchive(out: Pack, layer: ArchiveLayer, onSkip: (entry: string, reason: string) => void): Promise<void> {
+  for await (const e of safeEntries(layer, onSkip)) {
+    await addEntry(out, own(e.header, e.name, e.linkname), isRegular(e.header.type) ? e.body : undefined);
   }
 }
 

@@ -31,6 +31,8 @@ export interface BootOptions {
   /** Extra QEMU arguments (e.g. `-accel kvm`), appended like a user would. */
   readonly extraArgs?: readonly string[];
   readonly signal?: AbortSignal;
+  /** Output that means the boot cannot succeed (e.g. a KVM internal error): stop at once. */
+  readonly giveUpOn?: RegExp;
 }
 
 export function stripAnsi(text: string): string {
@@ -62,6 +64,10 @@ export async function bootToShell(manifest: Manifest, variantDir: string, opts: 
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const onData = (chunk: Buffer) => {
         raw += chunk.toString('latin1');
+        if (!reason && opts.giveUpOn?.test(raw)) {
+          reason = `QEMU reported: ${opts.giveUpOn.exec(raw)![0]}`;
+          child.kill('SIGKILL');
+        }
         if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(raw))) {
           secondsToShell = (performance.now() - started) / 1000;
           child.stdin.write('reset -s\r');

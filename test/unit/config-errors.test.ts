@@ -43,7 +43,7 @@ describe('configuration errors name file:line:col, the key and what is valid', (
 
   it('rejects an unknown feature set and lists the declared ones', () => {
     const text = withMatrix('  arch: [X64]\n  features: [secureboot+tpm]\n  target: [DEBUG]\n');
-    expect(errorOf(() => parse(text))).toMatch(/matrix\.features\[0\]: unknown feature set "tpm" \(feature sets declared under features: secureboot, network; or use none\)/);
+    expect(errorOf(() => parse(text))).toMatch(/matrix\.features\[0\]: unknown feature set "tpm" \(feature sets declared under features: secureboot, smm, tpm2, network, fd2mb, fd4mb; or use none\)/);
   });
 
   it('rejects a variant declared twice', () => {

@@ -1,4 +1,3 @@
-#!/usr/bin/env -S npx tsx
 /**
  * `npm run matrix`: reads the matrix, then lists, plans or builds it.
  * Exit status: 0 all built, 1 a failure, 2 bad input (nothing was touched), 130 interrupted.
@@ -6,18 +5,19 @@
 import { homedir } from 'node:os';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildArgs, buildEnv } from './build/command.ts';
-import { HELP, parseCli, type CliOptions } from './cli/args.ts';
-import { loadConfig } from './config/load.ts';
-import { selectVariants } from './config/select.ts';
-import type { Variant } from './domain.ts';
-import { cleanLeftovers } from './engine/clean.ts';
-import { DockerEngine } from './engine/docker-engine.ts';
-import { describeError, MatrixError } from './errors.ts';
-import { qemuLaunch } from './export/qemu-launch.ts';
-import { schedule } from './queue/schedule.ts';
-import { createReporter } from './report/create-reporter.ts';
-import { runMatrix } from './run.ts';
+import { buildArgs, buildEnv } from '../build/command.ts';
+import { HELP, parseCli, type CliOptions } from './args.ts';
+import { loadConfig } from '../config/load.ts';
+import { selectVariants } from '../config/select.ts';
+import type { Variant } from '../domain.ts';
+import { cleanLeftovers } from '../engine/clean.ts';
+import { DockerEngine } from '../engine/docker-engine.ts';
+import { qemuLaunch } from '../export/qemu-launch.ts';
+import { schedule } from '../queue/schedule.ts';
+import { createReporter } from '../report/create-reporter.ts';
+import { runMatrix } from '../run.ts';
+import { verifyTable } from '../verify/verify-table.ts';
+import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
 
 function defaultCacheDir(): string {
   return process.env.EDK2_MATRIX_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edk2-matrix');
@@ -48,7 +48,7 @@ function dryRun(variants: readonly Variant[], threads: number): string {
   }).join('\n') + '\n';
 }
 
-async function main(argv: readonly string[]): Promise<number> {
+export async function matrixCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
   const opts: CliOptions = parseCli(argv);
   if (opts.help) {
     process.stdout.write(HELP);
@@ -74,34 +74,19 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(130);
-    process.stderr.write(`\n${sig}: stopping, removing containers (again to quit at once)\n`);
-    controller.abort(new Error(sig));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
   const reporter = createReporter();
   const outDir = resolve(opts.out);
   const result = await runMatrix(engine, {
     config, variants, outDir, cacheDir: resolve(opts.cacheDir ?? defaultCacheDir()), schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,
-  }, reporter, controller.signal);
+  }, reporter, signal);
   reporter.summary(result.outcomes, result.seconds, outDir);
-  if (controller.signal.aborted) return 130;
-  return result.outcomes.some((o) => o.status !== 'built') ? 1 : 0;
+  const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);
+  let bootFailed = false;
+  if (opts.verify && built.length && !signal.aborted) {
+    const outcomes = await verifyArtifacts({ outDir, only: new Set(built), jobs: availableParallelism(), timeoutMs: VERIFY_TIMEOUT_MS, accel: 'auto' }, reporter, signal);
+    process.stderr.write(`\n${verifyTable(outcomes)}\n`);
+    bootFailed = outcomes.some((o) => !o.ok);
+  }
+  return result.outcomes.some((o) => o.status !== 'built') || bootFailed ? 1 : 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(`edk2-matrix: ${describeError(err)}\n`);
-    if (!(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    process.exitCode = err instanceof MatrixError ? err.exitCode : 1;
-  },
-);

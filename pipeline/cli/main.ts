@@ -1,0 +1,28 @@
+/**
+ * What every command shares: Ctrl-C and SIGTERM abort the run's signal (a second one quits at
+ * once), and an error ends the process with one line and its exit code.
+ */
+import { describeError, MatrixError } from '../errors.ts';
+
+export function runCommand(main: (argv: readonly string[], signal: AbortSignal) => Promise<number>): void {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupts += 1;
+    if (interrupts > 1) process.exit(130);
+    process.stderr.write(`\n${sig}: stopping, removing containers (again to quit at once)\n`);
+    controller.abort(new Error(sig));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  main(process.argv.slice(2), controller.signal).then(
+    (code) => {
+      process.exitCode = controller.signal.aborted ? 130 : code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`edk2-matrix: ${describeError(err)}\n`);
+      if (!(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = controller.signal.aborted ? 130 : err instanceof MatrixError ? err.exitCode : 1;
+    },
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * The QEMU firmware interop descriptor of a variant (QEMU docs/interop/firmware.json): what
+ * libvirt reads from /usr/share/qemu/firmware/ to pick firmware by itself. Paths are where a
+ * packager installs the files (the configured install prefix); features say exactly how the
+ * variant was built.
+ */
+import type { Arch, Variant } from '../domain.ts';
+import { firmwareDescriptorSchema, type FirmwareDescriptor, type FirmwareFeature } from './qemu-firmware-schema.ts';
+import { isSmm } from './qemu-launch.ts';
+
+const emulator: Record<Arch, 'x86_64' | 'i386' | 'aarch64' | 'arm'> = { X64: 'x86_64', IA32: 'i386', AARCH64: 'aarch64', ARM: 'arm' };
+
+const isTrue = (v: Variant, name: string) => v.defines[name]?.toUpperCase() === 'TRUE';
+const isX86 = (v: Variant) => v.arch === 'X64' || v.arch === 'IA32';
+
+/** `{id}` and `{arch}` in the configured prefix become the variant's id and lower-case arch. */
+export function installDir(prefix: string, variant: Variant): string {
+  return prefix.replaceAll('{id}', variant.id).replaceAll('{arch}', variant.arch.toLowerCase()).replace(/\/+$/, '');
+}
+
+export function descriptorFeatures(v: Variant): FirmwareFeature[] {
+  const features: FirmwareFeature[] = [];
+  // OVMF implements S3 on q35 and i440fx (with SMM too, through its lockbox).
+  if (isX86(v)) features.push('acpi-s3');
+  if (isSmm(v)) features.push('requires-smm');
+  if (isTrue(v, 'SECURE_BOOT_ENABLE')) features.push('secure-boot');
+  // Our vars templates are built, not enrolled: `enrolled-keys` is never claimed.
+  if (v.target !== 'RELEASE') {
+    // OVMF logs to the debug console port (captured only on request) unless sent to serial;
+    // ArmVirtQemu always logs to the PL011 UART.
+    features.push(isX86(v) && !isTrue(v, 'DEBUG_ON_SERIAL_PORT') ? 'verbose-dynamic' : 'verbose-static');
+  }
+  return features.sort();
+}
+
+/** The usual priorities: 40 for enrolled keys, 50 for secure boot, 60 for the rest. */
+export function descriptorFileName(v: Variant): string {
+  const features = descriptorFeatures(v);
+  const priority = features.includes('enrolled-keys') ? 40 : features.includes('secure-boot') ? 50 : 60;
+  return `${priority}-edk2-${v.id}.json`;
+}
+
+export function firmwareDescriptor(v: Variant, prefix: string): FirmwareDescriptor {
+  const dir = installDir(prefix, v);
+  const flags = [
+    ...Object.entries(v.defines).map(([k, val]) => `-D ${k}=${val}`),
+    ...Object.entries(v.pcds).map(([k, val]) => `--pcd ${k}=${val}`),
+  ].sort();
+  const descriptor: FirmwareDescriptor = {
+    description: `UEFI firmware for ${emulator[v.arch]} (edk2-matrix ${v.id}: ${v.platform.dsc}, ${v.target}${v.features.length ? `, ${v.features.join(' + ')}` : ''})`,
+    'interface-types': ['uefi'],
+    mapping: {
+      device: 'flash',
+      mode: 'split',
+      executable: { filename: `${dir}/${v.platform.code.published}`, format: 'raw' },
+      'nvram-template': { filename: `${dir}/${v.platform.vars.published}`, format: 'raw' },
+    },
+    targets: [{
+      architecture: emulator[v.arch],
+      // SMM exists only on q35; without it OVMF also runs on i440fx.
+      machines: !isX86(v) ? ['virt-*'] : isSmm(v) ? ['pc-q35-*'] : ['pc-i440fx-*', 'pc-q35-*'],
+    }],
+    features: descriptorFeatures(v),
+    tags: [`edk2-matrix:${v.id}`, ...flags],
+  };
+  // Never publish what QEMU's schema would refuse.
+  return firmwareDescriptorSchema.parse(descriptor);
+}

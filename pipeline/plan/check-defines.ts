@@ -1,0 +1,39 @@
+/**
+ * Refuses a `-D` define that a variant's platform DSC does not understand, with the position
+ * in matrix.yaml that set it. Runs after the source is verified and before any container.
+ */
+import type { MatrixConfig, Variant } from '../domain.ts';
+import { ConfigError } from '../errors.ts';
+import { declaredNames, namesAddedByPatch, type FileLookup } from '../source/dsc-scan.ts';
+
+/** DSC path → every define name it (with includes, FDF and patches) understands. */
+export type DefineCatalog = Readonly<Record<string, readonly string[]>>;
+
+export function defineCatalog(dscs: readonly string[], files: ReadonlyMap<string, string>): DefineCatalog {
+  const lookup: FileLookup = (p) => files.get(p);
+  const fromPatches = new Set<string>();
+  for (const [path, text] of files) if (/patches\//.test(path)) for (const n of namesAddedByPatch(text)) fromPatches.add(n);
+  const catalog: Record<string, string[]> = {};
+  for (const dsc of dscs) {
+    const names = declaredNames(dsc, lookup);
+    if (names) catalog[dsc] = [...new Set([...names, ...fromPatches])].sort();
+  }
+  return catalog;
+}
+
+export function checkDefines(config: MatrixConfig, variants: readonly Variant[], catalog: DefineCatalog): void {
+  for (const v of variants) {
+    const known = catalog[v.platform.dsc];
+    if (!known) {
+      throw new ConfigError(`${v.id}: the source has no ${v.platform.dsc}`, config.locate(['architectures', v.arch, 'dsc']), `architectures.${v.arch}.dsc`,
+        'this edk2 release does not ship that platform: drop the architecture or pick another source');
+    }
+    for (const name of Object.keys(v.defines)) {
+      if (known.includes(name)) continue;
+      const path = v.defineOrigins[name] ?? ['matrix'];
+      const near = known.filter((k) => k.includes(name.split('_')[0]!)).slice(0, 6);
+      throw new ConfigError(`${v.id}: ${v.platform.dsc} does not declare the define ${name}`, config.locate(path, 'key'),
+        path.join('.'), near.length ? `did you mean one of ${near.join(', ')}?` : 'check the name against the DSC\'s [Defines] section');
+    }
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * A read-only FAT drive (QEMU's vvfat) whose removable-media boot file is the variant's own
+ * UEFI Shell: how edk2's CI reaches the Shell on releases that no longer boot it by themselves.
+ */
+import { access, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Arch, Manifest } from '../domain.ts';
+import { SHELL_FILE } from '../export/export-variant.ts';
+
+/** UEFI's default boot file name for removable media, per architecture. */
+export const REMOVABLE_BOOT_FILE: Record<Arch, string> = {
+  X64: 'BOOTX64.EFI',
+  IA32: 'BOOTIA32.EFI',
+  AARCH64: 'BOOTAA64.EFI',
+  ARM: 'BOOTARM.EFI',
+};
+
+export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ args: string[]; cleanup: () => Promise<void> } | undefined> {
+  const shell = join(variantDir, SHELL_FILE);
+  try {
+    await access(shell);
+  } catch {
+    return undefined;
+  }
+  const root = await mkdtemp(join(tmpdir(), `edk2-matrix-shelldisk-${m.id}-`));
+  await mkdir(join(root, 'EFI', 'BOOT'), { recursive: true });
+  await copyFile(shell, join(root, 'EFI', 'BOOT', REMOVABLE_BOOT_FILE[m.arch]));
+  return {
+    args: ['-drive', `if=none,id=shelldisk,format=raw,readonly=on,file=fat:${root.replaceAll(',', ',,')}`, '-device', 'virtio-blk-pci,drive=shelldisk'],
+    cleanup: () => rm(root, { recursive: true, force: true }),
+  };
+}
