@@ -121,6 +121,15 @@ export interface Variant {
   readonly defineOrigins: Readonly<Record<string, ConfigPath>>;
 }
 
+/** A variant with everything that decides its bytes settled: the plan stage's output. */
+export interface BuildPlan {
+  readonly variant: Variant;
+  /** Content key (see plan/cache-key.ts). */
+  readonly key: string;
+  /** Environment of the build container that decides its output. */
+  readonly env: Readonly<Record<string, string>>;
+}
+
 // ─── image / source ────────────────────────────────────────────────────────────────────────
 
 export interface BuilderImage {
@@ -128,6 +137,14 @@ export interface BuilderImage {
   readonly tag: string;
   /** `name=version` of every installed package, sorted. */
   readonly packages: readonly string[];
+}
+
+/** What the verified source says about itself, read once on the host and cached. */
+export interface SourceFacts {
+  /** DSC path → every define name it (with includes, FDF and patches) understands. */
+  readonly defines: Readonly<Record<string, readonly string[]>>;
+  /** SOURCE_DATE_EPOCH for builds: the newest file time in the source, not the clock. */
+  readonly epoch: number;
 }
 
 export interface PreparedSource {
@@ -164,6 +181,8 @@ export interface Manifest {
   readonly generator: 'edk2-matrix';
   readonly formatVersion: typeof MANIFEST_FORMAT;
   readonly id: string;
+  /** Content key: same key, same bytes (see plan/cache-key.ts). */
+  readonly key: string;
   readonly arch: Arch;
   readonly target: Target;
   readonly toolchain: string;
@@ -173,7 +192,10 @@ export interface Manifest {
   readonly pcds: Assignments;
   readonly build: {
     readonly argv: readonly string[];
+    readonly env: Readonly<Record<string, string>>;
     readonly seconds: number;
+    /** Whether the firmware files were shown identical across two clean builds. */
+    readonly reproducible: boolean | undefined;
   };
   readonly source: {
     readonly description: string;
@@ -204,6 +226,8 @@ export interface BootRecord {
 
 export interface IndexEntry {
   readonly id: string;
+  readonly key: string;
+  readonly buildSeconds: number;
   readonly arch: Arch;
   readonly target: Target;
   readonly features: readonly string[];
@@ -223,7 +247,18 @@ export interface Index {
 
 // ─── report ────────────────────────────────────────────────────────────────────────────────
 
+/** Where a published variant came from: a build now, the artifact cache, or already in place. */
+export type Provenance = 'built' | 'cache' | 'up to date';
+
 export type VariantOutcome =
-  | { readonly id: string; readonly status: 'built'; readonly seconds: number; readonly dir: string }
+  | {
+      readonly id: string;
+      readonly status: 'built';
+      readonly seconds: number;
+      readonly dir: string;
+      readonly from: Provenance;
+      /** CPU time its build containers used (0 when nothing was built). */
+      readonly cpuSeconds: number;
+    }
   | { readonly id: string; readonly status: 'failed'; readonly seconds: number; readonly error: Error }
   | { readonly id: string; readonly status: 'cancelled' };

@@ -79,6 +79,22 @@ export class BuildError extends MatrixError {
   }
 }
 
+/** Two clean builds of one variant gave different bytes. */
+export class ReproducibilityError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(
+    readonly variantId: string,
+    readonly files: readonly string[],
+    readonly modules: readonly string[],
+  ) {
+    const shown = modules.slice(0, 5).join(', ') + (modules.length > 5 ? ` and ${modules.length - 5} more` : '');
+    super(
+      `${variantId}: two clean builds differ in ${files.join(', ')}${modules.length ? `; modules that differ: ${shown}` : ''}`,
+      'something non-deterministic leaks into the build (a date, a path, a random value): compare the two build logs',
+    );
+  }
+}
+
 /** Exporting or publishing a variant's files failed. */
 export class ExportError extends MatrixError {
   readonly exitCode = 1;

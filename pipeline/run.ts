@@ -1,24 +1,31 @@
 /**
- * One run of the matrix, stage by stage: image → source → queue(build → export) → report.
+ * One run of the matrix, stage by stage:
+ * source facts (define check) → image → plan (keys) → reuse → source → queue(build → export) → report.
  * Whatever happens (failure, Ctrl-C), every container and temporary volume the run made is
  * removed, and artifacts/ holds only complete variant directories.
  */
 import { mkdir, rm } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { MatrixConfig, Variant, VariantOutcome } from './domain.ts';
-import { withBuild, type BuildLimits } from './build/run-build.ts';
+import { ensureCcacheVolume } from './build/ccache-volume.ts';
+import type { BuildLimits } from './build/run-build.ts';
 import type { Engine } from './engine/engine.ts';
 import { newRunId, RunScope } from './engine/run-scope.ts';
-import { BuildError, CancelledError, describeError, ExportError } from './errors.ts';
+import { CancelledError } from './errors.ts';
+import { ArtifactCache } from './export/artifact-cache.ts';
 import { pruneArtifacts, writeIndex } from './export/artifacts-index.ts';
-import { exportVariant, recordFailure } from './export/export-variant.ts';
+import { reuseArtifacts } from './export/reuse.ts';
 import { ensureBuilderImage } from './image/builder-image.ts';
+import { checkDefines } from './plan/check-defines.ts';
+import { planVariants } from './plan/plan-variants.ts';
 import { runVariants } from './queue/run-variants.ts';
 import type { Schedule } from './queue/schedule.ts';
+import { runVariantJob } from './queue/variant-job.ts';
 import type { Reporter } from './report/reporter.ts';
-import { checkDefines } from './plan/check-defines.ts';
-import { loadDefineCatalog } from './source/define-catalog.ts';
-import { ensureSource } from './source/prepare.ts';
+import { sourceIdentity } from './source/materialize.ts';
+import { ensureSource, sourceKey } from './source/prepare.ts';
+import { loadSourceFacts } from './source/source-facts.ts';
 
 export interface RunOptions {
   readonly config: MatrixConfig;
@@ -27,11 +34,17 @@ export interface RunOptions {
   readonly cacheDir: string;
   readonly schedule: Schedule;
   readonly timeoutMs: number;
+  /** Build every selected variant even when a verified result exists. */
+  readonly noCache: boolean;
+  /** Build each variant twice from nothing and require identical files. */
+  readonly verifyReproducible: boolean;
 }
 
 export interface RunResult {
   readonly outcomes: readonly VariantOutcome[];
   readonly seconds: number;
+  /** Share of all cores the build containers kept busy while builds ran; undefined if none ran. */
+  readonly coresBusy: number | undefined;
 }
 
 export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Reporter, signal: AbortSignal): Promise<RunResult> {
@@ -46,42 +59,55 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     reporter.info(`engine: Docker ${info.version} (API ${info.apiVersion}); run ${scope.runId}; ` +
       `${opts.schedule.jobs} build${opts.schedule.jobs === 1 ? '' : 's'} at a time, -n ${opts.schedule.threads} each`);
     // Source first: a define the DSC does not know is a configuration error, found before any container.
-    const catalog = await reporter.stage('edk2 source: verify and check defines', () => loadDefineCatalog(opts.config.source, opts.cacheDir, reporter, signal));
-    checkDefines(opts.config, opts.variants, catalog);
+    const facts = await reporter.stage('edk2 source: verify and check defines', () => loadSourceFacts(opts.config.source, opts.cacheDir, reporter, signal));
+    checkDefines(opts.config, opts.variants, facts.defines);
     const image = await reporter.stage('builder image', () => ensureBuilderImage(scope, opts.config.builder, opts.cacheDir, reporter, signal));
     throwIfAborted(signal);
-    const source = await reporter.stage('edk2 source', () => ensureSource(scope, opts.config.source, image, opts.cacheDir, reporter, signal));
-    throwIfAborted(signal);
 
-    await mkdir(opts.outDir, { recursive: true });
-    await mkdir(logDir, { recursive: true });
-    await pruneArtifacts(opts.outDir, new Set(opts.config.variants.map((v) => v.id)), reporter);
-    const limits: BuildLimits = {
-      threads: opts.schedule.threads,
-      memoryBytes: opts.schedule.memoryBytes,
-      pidsLimit: 4096,
-      timeoutMs: opts.timeoutMs,
-    };
-    const outcomes = await runVariants(opts.variants, opts.schedule.jobs, signal, reporter, async (variant, variantSignal) => {
-      const logPath = join(logDir, `${variant.id}.log`);
-      const t = performance.now();
-      try {
-        const dir = await withBuild(scope, { variant, image, source, limits, logPath, onLine: (l) => reporter.line(variant.id, l) }, variantSignal,
-          (container, buildArgv) => exportVariant({
-            variant, container, buildArgv, seconds: (performance.now() - t) / 1000, source, image, logPath, outDir: opts.outDir, installPrefix: opts.config.installPrefix,
-          }));
-        return { dir };
-      } catch (err) {
-        if (err instanceof CancelledError || variantSignal.aborted) throw err;
-        const kept = await recordFailure(opts.outDir, variant.id, describeError(err), logPath);
-        throw err instanceof BuildError
-          ? new BuildError(err.variantId, err.reason, err.exitStatus, kept, err.lastLines, { cause: err.cause })
-          : new ExportError(variant.id, `${describeError(err)}; log: ${kept}`, undefined, { cause: err });
-      }
+    const plans = planVariants(opts.variants, {
+      sourceKey: sourceKey(await sourceIdentity(opts.config.source), image.id),
+      imageId: image.id,
+      sourceDateEpoch: facts.epoch,
+      installPrefix: opts.config.installPrefix,
     });
-    // Publish the index even when cancelled: it must describe what is on disk.
-    await writeIndex(opts.outDir);
-    return { outcomes, seconds: (performance.now() - started) / 1000 };
+    await mkdir(opts.outDir, { recursive: true });
+    await pruneArtifacts(opts.outDir, new Set(opts.config.variants.map((v) => v.id)), reporter);
+    const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
+    const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter);
+    const reusedOutcomes: VariantOutcome[] = [...reused].map(([id, r]) => ({ id, status: 'built', seconds: 0, cpuSeconds: 0, ...r }));
+    for (const o of reusedOutcomes) reporter.finished(o);
+    const toBuild = plans.filter((p) => !reused.has(p.variant.id));
+
+    let built: VariantOutcome[] = [];
+    let coresBusy: number | undefined;
+    if (toBuild.length) {
+      const source = await reporter.stage('edk2 source', () => ensureSource(scope, opts.config.source, image, opts.cacheDir, reporter, signal));
+      throwIfAborted(signal);
+      const ccacheVolume = await ensureCcacheVolume(engine, opts.cacheDir);
+      await mkdir(logDir, { recursive: true });
+      const limits: BuildLimits = {
+        threads: opts.schedule.threads,
+        memoryBytes: opts.schedule.memoryBytes,
+        pidsLimit: 4096,
+        timeoutMs: opts.timeoutMs,
+      };
+      const ctx = {
+        scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir, installPrefix: opts.config.installPrefix,
+        cache, verifyReproducible: opts.verifyReproducible, reporter,
+      };
+      const buildStart = performance.now();
+      built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s));
+      const wall = (performance.now() - buildStart) / 1000;
+      const cpu = built.reduce((sum, o) => sum + (o.status === 'built' ? o.cpuSeconds : 0), 0);
+      if (cpu > 0) coresBusy = cpu / (wall * availableParallelism());
+    }
+    // The index describes what is on disk: rewrite it unless an interrupted run published nothing
+    // (then artifacts/ stays exactly as it was).
+    const published = reusedOutcomes.some((o) => o.status === 'built' && o.from === 'cache') || built.some((o) => o.status === 'built');
+    if (!signal.aborted || published) await writeIndex(opts.outDir);
+    const order = new Map(opts.variants.map((v, i) => [v.id, i]));
+    const outcomes = [...reusedOutcomes, ...built].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+    return { outcomes, seconds: (performance.now() - started) / 1000, coresBusy };
   } finally {
     signal.removeEventListener('abort', onAbort);
     const problems = await scope.cleanup();

@@ -2,6 +2,7 @@
  * The exact edk2 `build` invocation for a variant, as an argv array: nothing from the
  * configuration is ever pasted into a shell string.
  */
+import { createHash } from 'node:crypto';
 import type { Arch, Variant } from '../domain.ts';
 
 export const WORKSPACE = '/work';
@@ -21,17 +22,30 @@ export function buildArgs(variant: Variant, threads: number): string[] {
   return args;
 }
 
-/** Environment of the build container: cross-compiler prefixes for the toolchain. */
-export function buildEnv(variant: Variant): Record<string, string> {
+/** edk2's platform build directory for a variant: Build/<dir>/<TARGET>_<TOOLCHAIN>. */
+export function platformBuildDir(variant: Variant): string {
+  return `Build/${variant.platform.buildDir}/${variant.target}_${variant.toolchain}`;
+}
+
+/**
+ * Environment of the build container that decides its output: cross-compiler prefixes, the
+ * source's date for __DATE__/__TIME__, and a seed for edk2's stack cookie tables derived from
+ * the variant's identity (the same every build; see the README on the trade-off).
+ */
+export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<string, string> {
   const env: Record<string, string> = {};
   for (const arch of variant.platform.buildArches) {
     const prefix = crossPrefix[arch];
     if (prefix) env[`${variant.toolchain}_${arch}_PREFIX`] = prefix;
   }
+  env.SOURCE_DATE_EPOCH = String(sourceDateEpoch);
+  env.EDK2_MATRIX_BUILD_DIR = platformBuildDir(variant);
+  const identity = JSON.stringify([variant.id, variant.platform.dsc, variant.platform.buildArches, variant.target, variant.defines, variant.pcds]);
+  env.EDK2_MATRIX_COOKIE_SEED = createHash('sha256').update(identity).digest('hex').slice(0, 32);
   return env;
 }
 
 /** Directory in the container that holds the firmware volumes of a finished build. */
 export function fvDir(variant: Variant): string {
-  return `${WORKSPACE}/Build/${variant.platform.buildDir}/${variant.target}_${variant.toolchain}/FV`;
+  return `${WORKSPACE}/${platformBuildDir(variant)}/FV`;
 }

@@ -1,17 +1,20 @@
 /**
  * One variant = one container: source read-only, a private work volume, no network, no
- * capabilities, read-only root, memory and pids limits. Output streams to the variant's log
- * file. The container and its volume are removed afterwards, whatever happened.
+ * capabilities, read-only root, memory and pids limits, the shared compiler cache if any.
+ * Output streams to the variant's log file; CPU use is sampled for the summary. The container
+ * and its volume are removed afterwards, whatever happened.
  */
 import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { BuilderImage, PreparedSource, Variant } from '../domain.ts';
+import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError } from '../errors.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
-import { buildArgs, buildEnv, WORKSPACE } from './command.ts';
+import { buildArgs, WORKSPACE } from './command.ts';
+
+export const CCACHE_MOUNT = '/ccache';
 
 export interface BuildLimits {
   readonly threads: number;
@@ -21,15 +24,25 @@ export interface BuildLimits {
 }
 
 export interface BuildJob {
-  readonly variant: Variant;
+  readonly plan: BuildPlan;
   readonly image: BuilderImage;
   readonly source: PreparedSource;
   readonly limits: BuildLimits;
+  /** Compiler cache volume, or undefined for a build from nothing (reproducibility checks). */
+  readonly ccacheVolume: string | undefined;
   readonly logPath: string;
   readonly onLine: (line: string) => void;
 }
 
+/** What `use` gets: the stopped container, the argv it ran, its work volume. */
+export interface FinishedBuild {
+  readonly container: Container;
+  readonly argv: readonly string[];
+  readonly workVolume: string;
+}
+
 const LAST_LINES = 20;
+const STATS_EVERY_MS = 3000;
 
 /** A Writable that writes to the log file and hands every complete line to `onLine`. */
 function lineTap(file: Writable, onLine: (line: string) => void, last: string[]): Writable {
@@ -55,10 +68,47 @@ function lineTap(file: Writable, onLine: (line: string) => void, last: string[])
   });
 }
 
-/** Builds the variant, then hands the stopped container to `use` (to copy files out). */
-export async function withBuild<T>(scope: RunScope, job: BuildJob, signal: AbortSignal, use: (container: Container, argv: readonly string[]) => Promise<T>): Promise<T> {
-  const { variant, limits } = job;
-  const workVolume = `edk2-matrix-work-${scope.runId}-${variant.id}`;
+/** Samples a running container's CPU time; the last sample is its total. */
+function sampleCpu(container: Container): { stop: () => number } {
+  let last = 0;
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    container.cpuNanos().then((ns) => {
+      if (ns !== undefined) last = Math.max(last, ns);
+    }, () => {}).finally(() => {
+      busy = false;
+    });
+  }, STATS_EVERY_MS);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return last;
+    },
+  };
+}
+
+function failureReason(status: { exitCode: number; oomKilled: boolean }, stopReason: string | undefined, limits: BuildLimits): string {
+  if (stopReason === 'timeout') return `timed out after ${limits.timeoutMs / 60_000} min (--timeout)`;
+  if (status.oomKilled) return `out of memory (limit ${(limits.memoryBytes / 2 ** 30).toFixed(2)} GiB; --memory)`;
+  if (status.exitCode === 137) return 'killed (SIGKILL) while building';
+  return `edk2 build exited with status ${status.exitCode}`;
+}
+
+/**
+ * Builds the plan's variant, then hands the stopped container to `use` (to copy files out).
+ * Returns what `use` returned and the CPU time the build took.
+ */
+export async function withBuild<T>(
+  scope: RunScope,
+  job: BuildJob,
+  signal: AbortSignal,
+  use: (build: FinishedBuild) => Promise<T>,
+): Promise<{ result: T; cpuNanos: number }> {
+  const { plan, limits } = job;
+  const { variant } = plan;
+  const workVolume = `edk2-matrix-work-${scope.runId}-${variant.id}-${Math.random().toString(36).slice(2, 8)}`;
   const argv = ['build', ...buildArgs(variant, limits.threads)];
   await scope.createTemporaryVolume(workVolume, { [LABEL_VARIANT]: variant.id });
   let container: Container | undefined;
@@ -66,12 +116,13 @@ export async function withBuild<T>(scope: RunScope, job: BuildJob, signal: Abort
     container = await scope.createContainer({
       image: job.image.id,
       cmd: ['edk2-build-variant', ...argv.slice(1)],
-      env: buildEnv(variant),
+      env: { ...plan.env, EDK2_MATRIX_CCACHE: job.ccacheVolume ? '1' : '0' },
       user: 'builder',
       workingDir: WORKSPACE,
       mounts: [
         { volume: job.source.volume, target: SOURCE_MOUNT, readOnly: true },
         { volume: workVolume, target: WORKSPACE, readOnly: false },
+        ...(job.ccacheVolume ? [{ volume: job.ccacheVolume, target: CCACHE_MOUNT, readOnly: false }] : []),
       ],
       tmpfs: { '/tmp': 'rw,exec,size=2g' },
       network: 'none',
@@ -81,8 +132,7 @@ export async function withBuild<T>(scope: RunScope, job: BuildJob, signal: Abort
     }, 'build', { [LABEL_VARIANT]: variant.id });
 
     const last: string[] = [];
-    const logFile = createWriteStream(job.logPath);
-    const tap = lineTap(logFile, job.onLine, last);
+    const tap = lineTap(createWriteStream(job.logPath), job.onLine, last);
     let stopReason: 'timeout' | 'cancelled' | undefined;
     const c = container;
     const stop = (reason: 'timeout' | 'cancelled') => {
@@ -93,10 +143,16 @@ export async function withBuild<T>(scope: RunScope, job: BuildJob, signal: Abort
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => stop('timeout'), limits.timeoutMs);
     let status;
+    let cpuNanos = 0;
     try {
       await container.start();
-      await container.streamOutput(tap);
-      status = await container.wait();
+      const cpu = sampleCpu(container);
+      try {
+        await container.streamOutput(tap);
+        status = await container.wait();
+      } finally {
+        cpuNanos = cpu.stop();
+      }
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
@@ -105,16 +161,9 @@ export async function withBuild<T>(scope: RunScope, job: BuildJob, signal: Abort
     }
     if (stopReason === 'cancelled' || signal.aborted) throw new CancelledError();
     if (status.exitCode !== 0 || stopReason) {
-      const reason = stopReason === 'timeout'
-        ? `timed out after ${limits.timeoutMs / 60_000} min (--timeout)`
-        : status.oomKilled
-          ? `out of memory (limit ${(limits.memoryBytes / 2 ** 30).toFixed(1)} GiB)`
-          : status.exitCode === 137
-            ? 'killed (SIGKILL) while building'
-            : `edk2 build exited with status ${status.exitCode}`;
-      throw new BuildError(variant.id, reason, status.exitCode, job.logPath, [...last]);
+      throw new BuildError(variant.id, failureReason(status, stopReason, limits), status.exitCode, job.logPath, [...last]);
     }
-    return await use(container, argv);
+    return { result: await use({ container, argv, workVolume }), cpuNanos };
   } finally {
     if (container) await scope.removeContainer(container).catch(() => {});
     await scope.removeVolume(workVolume).catch(() => {});

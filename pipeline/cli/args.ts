@@ -11,7 +11,11 @@ export interface CliOptions {
   readonly json: boolean;
   readonly dryRun: boolean;
   readonly clean: boolean;
+  readonly pruneCache: boolean;
+  readonly noCache: boolean;
   readonly verify: boolean;
+  readonly verifyReproducible: boolean;
+  readonly memoryGiB: number | undefined;
   readonly help: boolean;
   readonly jobs: number | undefined;
   readonly threads: number | undefined;
@@ -31,8 +35,14 @@ Options:
   --json             with --list: a JSON array (id, arch, target, features, defines, pcds, dsc)
   --dry-run          validate, print each variant's build command, and exit; touches nothing
   --verify           after building, boot every built variant to the UEFI Shell (npm run verify)
+  --verify-reproducible
+                     build each variant twice from nothing and require identical files;
+                     names the files and edk2 modules that differ
+  --no-cache         build even when a verified result for the same inputs exists
+  --prune-cache      free cache entries, volumes and images the artifacts no longer use, and exit
   --jobs N           variants built at once (default: from cores and memory)
   --threads N        edk2 build threads (-n) per variant (default: cores / jobs)
+  --memory GIB       memory limit of each build container (default: from memory and jobs)
   --timeout MIN      minutes a variant may build before it is stopped (default: 60; 0.5 is fine)
   --cache-dir DIR    downloads and logs (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
   --clean            remove containers and volumes left by runs that died, and exit
@@ -74,7 +84,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
         json: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         clean: { type: 'boolean', default: false },
+        'prune-cache': { type: 'boolean', default: false },
+        'no-cache': { type: 'boolean', default: false },
         verify: { type: 'boolean', default: false },
+        'verify-reproducible': { type: 'boolean', default: false },
+        memory: { type: 'string' },
         jobs: { type: 'string' },
         threads: { type: 'string' },
         timeout: { type: 'string' },
@@ -95,7 +109,11 @@ export function parseCli(argv: readonly string[]): CliOptions {
     json: v.json!,
     dryRun: v['dry-run']!,
     clean: v.clean!,
+    pruneCache: v['prune-cache']!,
+    noCache: v['no-cache']!,
     verify: v.verify!,
+    verifyReproducible: v['verify-reproducible']!,
+    memoryGiB: positiveNumber('memory', v.memory),
     help: v.help!,
     jobs: positiveInt('jobs', v.jobs),
     threads: positiveInt('threads', v.threads),

@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load.ts';
 import { selectVariants } from '../config/select.ts';
 import type { Variant } from '../domain.ts';
 import { cleanLeftovers } from '../engine/clean.ts';
+import { pruneCaches } from '../engine/prune-cache.ts';
 import { DockerEngine } from '../engine/docker-engine.ts';
 import { qemuLaunch } from '../export/qemu-launch.ts';
 import { schedule } from '../queue/schedule.ts';
@@ -19,7 +20,7 @@ import { runMatrix } from '../run.ts';
 import { verifyTable } from '../verify/verify-table.ts';
 import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
 
-function defaultCacheDir(): string {
+export function defaultCacheDir(): string {
   return process.env.EDK2_MATRIX_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edk2-matrix');
 }
 
@@ -38,7 +39,8 @@ function listVariants(variants: readonly Variant[], json: boolean): string {
 
 function dryRun(variants: readonly Variant[], threads: number): string {
   return variants.map((v) => {
-    const env = Object.entries(buildEnv(v)).map(([k, val]) => `${k}=${val} `).join('');
+    const env = Object.entries(buildEnv(v, 0))
+      .map(([k, val]) => `${k}=${k === 'SOURCE_DATE_EPOCH' ? '<date of the source>' : val} `).join('');
     return [
       `${v.id}:`,
       `  build:  ${env}build ${buildArgs(v, threads).join(' ')}`,
@@ -64,7 +66,10 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   }
   const config = loadConfig(opts.config);
   const variants = selectVariants(config.variants, opts.only);
-  const plan = schedule({ cores: availableParallelism(), memoryBytes: totalmem(), variants: variants.length, jobs: opts.jobs, threads: opts.threads });
+  const plan = schedule({
+    cores: availableParallelism(), memoryBytes: totalmem(), variants: variants.length, jobs: opts.jobs, threads: opts.threads,
+    buildMemoryBytes: opts.memoryGiB === undefined ? undefined : Math.round(opts.memoryGiB * 2 ** 30),
+  });
   if (opts.list) {
     process.stdout.write(listVariants(variants, opts.json));
     return 0;
@@ -74,12 +79,22 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
     return 0;
   }
 
-  const reporter = createReporter();
   const outDir = resolve(opts.out);
+  const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  if (opts.pruneCache) {
+    await engine.ping();
+    const r = await pruneCaches(engine, config, outDir, cacheDir);
+    process.stdout.write(`removed ${r.artifactEntries} artifact cache entr${r.artifactEntries === 1 ? 'y' : 'ies'}, ${r.volumes} volume(s), ` +
+      `${r.images} builder image(s) and ${r.files} cached file(s) the artifacts in ${outDir} do not use\n`);
+    return 0;
+  }
+
+  const reporter = createReporter();
   const result = await runMatrix(engine, {
-    config, variants, outDir, cacheDir: resolve(opts.cacheDir ?? defaultCacheDir()), schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,
+    config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,
+    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible,
   }, reporter, signal);
-  reporter.summary(result.outcomes, result.seconds, outDir);
+  reporter.summary(result, outDir);
   const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);
   let bootFailed = false;
   if (opts.verify && built.length && !signal.aborted) {

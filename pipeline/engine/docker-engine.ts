@@ -169,10 +169,16 @@ export class DockerEngine implements Engine {
     const label = Object.entries(labels).map(([k, v]) => (v === '' ? k : `${k}=${v}`));
     const containers = await door('listing containers', () => this.#docker.listContainers({ all: true, filters: { label } }));
     const volumes = await door('listing volumes', () => this.#docker.listVolumes({ filters: { label } }));
+    const images = await door('listing images', () => this.#docker.listImages({ filters: { label } }));
     return {
       containers: (containers ?? []).map((c) => ({ id: c.Id, labels: c.Labels ?? {} })),
       volumes: (volumes?.Volumes ?? []).map((v) => ({ id: v.Name, labels: v.Labels ?? {} })),
+      images: (images ?? []).map((i) => ({ id: i.Id, labels: i.Labels ?? {} })),
     };
+  }
+
+  async removeImage(id: string): Promise<void> {
+    await door(`removing image ${id.slice(7, 19)}`, () => this.#docker.getImage(id).remove(), [404, 409]);
   }
 
   async removeContainerById(id: string): Promise<void> {
@@ -220,6 +226,14 @@ class DockerContainer implements Container {
     const result = (await door(this.#what('waiting for'), () => this.c.wait())) as { StatusCode: number };
     const info = await door(this.#what('inspecting'), () => this.c.inspect(), [404]);
     return { exitCode: result.StatusCode, oomKilled: info?.State?.OOMKilled ?? false };
+  }
+
+  async cpuNanos(): Promise<number | undefined> {
+    const stats = (await door(this.#what('reading statistics of'), () =>
+      this.c.stats({ stream: false, 'one-shot': true } as { stream: false }), [404, 409])) as
+      { cpu_stats?: { cpu_usage?: { total_usage?: number } } } | undefined;
+    const ns = stats?.cpu_stats?.cpu_usage?.total_usage;
+    return ns ? ns : undefined;
   }
 
   async getArchive(path: string): Promise<Readable | undefined> {

@@ -39,6 +39,8 @@ export interface Container {
   /** Streams stdout and stderr (demultiplexed) into `sink` until the container stops. */
   streamOutput(sink: Writable): Promise<void>;
   wait(): Promise<ExitStatus>;
+  /** CPU time the container has used so far, in nanoseconds; undefined once it stopped. */
+  cpuNanos(): Promise<number | undefined>;
   /** A tar stream of `path` (a file or directory) inside the container; undefined if there is none. */
   getArchive(path: string): Promise<Readable | undefined>;
   /** Unpacks the (uncompressed) tar stream `tar` at `path` inside the container. */
@@ -68,6 +70,8 @@ export interface Labelled {
 export interface LabelledResources {
   readonly containers: readonly Labelled[];
   readonly volumes: readonly Labelled[];
+  /** Image ids. */
+  readonly images: readonly Labelled[];
 }
 
 export interface EngineInfo {
@@ -92,4 +96,6 @@ export interface Engine {
   /** Containers and volumes whose labels include every given `key=value`. */
   findLabelled(labels: Readonly<Record<string, string>>): Promise<LabelledResources>;
   removeContainerById(id: string): Promise<void>;
+  /** Removes an image (by id); one in use by a container stays, one already gone is fine. */
+  removeImage(id: string): Promise<void>;
 }

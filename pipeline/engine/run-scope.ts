@@ -14,8 +14,8 @@ export const LABEL_ROLE = 'edk2-matrix.role';
 export const LABEL_VARIANT = 'edk2-matrix.variant';
 export const LABEL_KEY = 'edk2-matrix.key';
 
-/** Roles: `build` and `prepare` containers, `work` volumes live for one run; `source` volumes are a cache. */
-export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source';
+/** Roles: `build`, `prepare` and `probe` containers and `work` volumes live for one run; `source` and `ccache` volumes are caches. */
+export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache';
 
 export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;

@@ -63,6 +63,8 @@ export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
 export function makeIndex(dirs: readonly VariantDir[]): Index {
   const variants: IndexEntry[] = dirs.map(({ manifest: m, boot }) => ({
     id: m.id,
+    key: m.key,
+    buildSeconds: m.build.seconds,
     arch: m.arch,
     target: m.target,
     features: m.features,

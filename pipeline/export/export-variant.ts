@@ -1,35 +1,37 @@
 /**
- * From a finished build container to a published variant directory: firmware copied out,
- * ARM images padded, every file hashed, manifest and launch script written, all at once.
+ * From a finished build container to a variant's files: firmware copied out, ARM images
+ * padded, the build's Shell, the QEMU firmware descriptor, launch.sh, build.log and a manifest
+ * listing every file's digest. Publishing them is a separate, atomic step.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuilderImage, FirmwareOutput, PreparedSource, Variant } from '../domain.ts';
+import type { BuildPlan, BuilderImage, FirmwareOutput, PreparedSource, Variant } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { ExportError } from '../errors.ts';
 import { fvDir } from '../build/command.ts';
-import { MANIFEST_FILE, FAILED_DIR } from './artifacts-index.ts';
+import { FAILED_DIR, MANIFEST_FILE } from './artifacts-index.ts';
 import { readContainerFile } from './copy-out.ts';
 import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts';
 import { launchScript } from './launch-script.ts';
 import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
-import { publishDirectory } from './publish.ts';
+import { publishDirectory, type PublishFile } from './publish.ts';
 
 export const BUILD_LOG = 'build.log';
 export const LAUNCH_SCRIPT = 'launch.sh';
 /** The build's UEFI Shell application, published when the build made one. */
 export const SHELL_FILE = 'Shell.efi';
+/** Files whose bytes depend on when and how long the build ran, not only on its inputs. */
+export const RUN_DEPENDENT_FILES: readonly string[] = [BUILD_LOG, MANIFEST_FILE];
 
 export interface ExportJob {
-  readonly variant: Variant;
+  readonly plan: BuildPlan;
   readonly container: Container;
   readonly buildArgv: readonly string[];
   readonly seconds: number;
   readonly source: PreparedSource;
   readonly image: BuilderImage;
   readonly logPath: string;
-  readonly outDir: string;
   readonly installPrefix: string;
 }
 
@@ -53,7 +55,7 @@ async function firmware(container: Container, variant: Variant, out: FirmwareOut
   return { name: out.published, data };
 }
 
-/** The build's own UEFI Shell, for verifying releases that no longer boot it by themselves. */
+/** The build's own UEFI Shell, for verifying firmware that does not boot it by itself. */
 async function shell(container: Container, variant: Variant): Promise<NamedData[]> {
   const arch = variant.platform.buildArches.at(-1)!;
   const path = `${fvDir(variant).replace(/\/FV$/, '')}/${arch}/${SHELL_FILE}`;
@@ -61,29 +63,35 @@ async function shell(container: Container, variant: Variant): Promise<NamedData[
   return data ? [{ name: SHELL_FILE, data }] : [];
 }
 
-export async function exportVariant(job: ExportJob): Promise<string> {
-  const { variant } = job;
+/** Every file of the variant directory, manifest last; `reproducible` goes into the manifest. */
+export async function collectVariantFiles(job: ExportJob, reproducible?: boolean): Promise<PublishFile[]> {
+  const { variant } = job.plan;
   const code = await firmware(job.container, variant, variant.platform.code);
   const vars = await firmware(job.container, variant, variant.platform.vars);
   const shellFiles = await shell(job.container, variant);
-  const log = await readFile(job.logPath);
   const descriptor = { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, job.installPrefix), null, 4)}\n`) };
-  const base = [code, vars, ...shellFiles, descriptor, { name: BUILD_LOG, data: log }];
-  // The launch script is derived from the manifest, and the manifest lists the script's digest:
-  // render it once from a manifest without itself, then the final manifest with it.
-  const draft = makeManifest({ ...job, files: base.map(describeFile) });
-  const script = { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(draft)) };
-  const files = [...base, script].sort((a, b) => a.name.localeCompare(b.name));
-  const manifest = makeManifest({ ...job, files: files.map(describeFile) });
+  const log = { name: BUILD_LOG, data: await readFile(job.logPath) };
+  const inputs = {
+    plan: job.plan, buildArgv: job.buildArgv, seconds: job.seconds, source: job.source, image: job.image, reproducible,
+  };
+  // launch.sh is rendered from the manifest's QEMU argv, which does not depend on the files.
+  const script = { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(makeManifest({ ...inputs, files: [] }))) };
+  const files = [code, vars, ...shellFiles, descriptor, log, script].sort((a, b) => a.name.localeCompare(b.name));
+  const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
+  return [
+    ...files.map((f) => ({ name: f.name, data: f.data, mode: f.name === LAUNCH_SCRIPT ? 0o755 : 0o644 })),
+    { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n` },
+  ];
+}
+
+/** Publishes the files as `<outDir>/<id>/` at once, and forgets an earlier failure of it. */
+export async function publishVariant(outDir: string, id: string, files: readonly PublishFile[]): Promise<string> {
   try {
-    const dir = await publishDirectory(job.outDir, variant.id, [
-      ...files.map((f) => ({ name: f.name, data: f.data, mode: f.name === LAUNCH_SCRIPT ? 0o755 : 0o644 })),
-      { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n` },
-    ]);
-    await rm(join(job.outDir, FAILED_DIR, variant.id), { recursive: true, force: true });
+    const dir = await publishDirectory(outDir, id, files);
+    await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
     return dir;
   } catch (err) {
-    throw new ExportError(variant.id, `cannot publish ${variant.id}/: ${(err as Error).message}`,
+    throw new ExportError(id, `cannot publish ${id}/: ${(err as Error).message}`,
       'check free space and permissions of the output directory; the previous version was left in place', { cause: err });
   }
 }

@@ -1,6 +1,6 @@
 /** A variant's manifest: what was built, from what, with what, and how to boot it. */
 import { createHash } from 'node:crypto';
-import { MANIFEST_FORMAT, type ArtifactFile, type BuilderImage, type Manifest, type PreparedSource, type Variant } from '../domain.ts';
+import { MANIFEST_FORMAT, type ArtifactFile, type BuildPlan, type BuilderImage, type Manifest, type PreparedSource } from '../domain.ts';
 import { descriptorFileName } from './firmware-descriptor.ts';
 import { qemuLaunch } from './qemu-launch.ts';
 
@@ -14,9 +14,11 @@ export function describeFile(f: NamedData): ArtifactFile {
 }
 
 export interface ManifestInputs {
-  readonly variant: Variant;
+  readonly plan: BuildPlan;
   readonly buildArgv: readonly string[];
   readonly seconds: number;
+  /** True or false when two clean builds were compared; undefined when not checked. */
+  readonly reproducible: boolean | undefined;
   readonly source: PreparedSource;
   readonly image: BuilderImage;
   /** Every file of the variant directory but manifest.json, sorted by name. */
@@ -24,11 +26,12 @@ export interface ManifestInputs {
 }
 
 export function makeManifest(i: ManifestInputs): Manifest {
-  const v = i.variant;
+  const v = i.plan.variant;
   return {
     generator: 'edk2-matrix',
     formatVersion: MANIFEST_FORMAT,
     id: v.id,
+    key: i.plan.key,
     arch: v.arch,
     target: v.target,
     toolchain: v.toolchain,
@@ -36,7 +39,7 @@ export function makeManifest(i: ManifestInputs): Manifest {
     dsc: v.platform.dsc,
     defines: v.defines,
     pcds: v.pcds,
-    build: { argv: i.buildArgv, seconds: Math.round(i.seconds * 10) / 10 },
+    build: { argv: i.buildArgv, env: i.plan.env, seconds: Math.round(i.seconds * 10) / 10, reproducible: i.reproducible },
     source: { description: i.source.description, key: i.source.key, digests: i.source.digests },
     builder: { image: i.image.id, packages: i.image.packages },
     files: i.files,

@@ -2,12 +2,12 @@
  * Refuses a `-D` define that a variant's platform DSC does not understand, with the position
  * in matrix.yaml that set it. Runs after the source is verified and before any container.
  */
-import type { MatrixConfig, Variant } from '../domain.ts';
+import type { MatrixConfig, SourceFacts, Variant } from '../domain.ts';
 import { ConfigError } from '../errors.ts';
 import { declaredNames, namesAddedByPatch, type FileLookup } from '../source/dsc-scan.ts';
 
 /** DSC path → every define name it (with includes, FDF and patches) understands. */
-export type DefineCatalog = Readonly<Record<string, readonly string[]>>;
+export type DefineCatalog = SourceFacts['defines'];
 
 export function defineCatalog(dscs: readonly string[], files: ReadonlyMap<string, string>): DefineCatalog {
   const lookup: FileLookup = (p) => files.get(p);

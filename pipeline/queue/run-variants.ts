@@ -1,47 +1,47 @@
 /**
- * Runs every variant through one p-queue. A failed variant is recorded and the others go on;
- * aborting the signal stops queued variants from starting and running ones through their own
- * signal.
+ * Runs every variant job through one p-queue. A failed variant is recorded and the others go
+ * on; aborting the signal stops queued variants from starting and running ones through their
+ * own signal.
  */
 import PQueue from 'p-queue';
-import type { Variant, VariantOutcome } from '../domain.ts';
+import type { BuildPlan, VariantOutcome } from '../domain.ts';
 import { CancelledError } from '../errors.ts';
 import type { Reporter } from '../report/reporter.ts';
 
-export type VariantWork = (variant: Variant, signal: AbortSignal) => Promise<{ dir: string }>;
+export type VariantWork = (plan: BuildPlan, signal: AbortSignal) => Promise<{ dir: string; cpuNanos: number }>;
 
 export async function runVariants(
-  variants: readonly Variant[],
+  plans: readonly BuildPlan[],
   concurrency: number,
   signal: AbortSignal,
   reporter: Reporter,
   work: VariantWork,
 ): Promise<VariantOutcome[]> {
   const queue = new PQueue({ concurrency });
-  reporter.queued(variants.map((v) => v.id));
-  const outcomes = await Promise.all(
-    variants.map(async (variant): Promise<VariantOutcome> => {
+  if (plans.length) reporter.queued(plans.map((p) => p.variant.id));
+  return Promise.all(
+    plans.map(async (plan): Promise<VariantOutcome> => {
+      const id = plan.variant.id;
       try {
         return await queue.add(async (): Promise<VariantOutcome> => {
           const started = performance.now();
-          reporter.started(variant.id);
+          reporter.started(id);
           try {
-            const { dir } = await work(variant, signal);
-            const outcome = { id: variant.id, status: 'built', seconds: (performance.now() - started) / 1000, dir } as const;
+            const { dir, cpuNanos } = await work(plan, signal);
+            const outcome = { id, status: 'built', from: 'built', seconds: (performance.now() - started) / 1000, dir, cpuSeconds: cpuNanos / 1e9 } as const;
             reporter.finished(outcome);
             return outcome;
           } catch (err) {
-            if (err instanceof CancelledError || signal.aborted) return { id: variant.id, status: 'cancelled' };
-            const outcome = { id: variant.id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
+            if (err instanceof CancelledError || signal.aborted) return { id, status: 'cancelled' };
+            const outcome = { id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
             reporter.finished(outcome);
             return outcome;
           }
         }, { signal });
       } catch {
         // The queue refused to start it: the run was aborted before its turn.
-        return { id: variant.id, status: 'cancelled' };
+        return { id, status: 'cancelled' };
       }
     }),
   );
-  return outcomes;
 }

@@ -16,6 +16,8 @@ export interface ScheduleInput {
   readonly variants: number;
   readonly jobs?: number | undefined;
   readonly threads?: number | undefined;
+  /** Memory limit per build, overriding the computed one. */
+  readonly buildMemoryBytes?: number | undefined;
 }
 
 const GiB = 2 ** 30;
@@ -29,6 +31,6 @@ export function schedule(i: ScheduleInput): Schedule {
   const wanted = i.jobs ?? Math.min(Math.floor(cores / 2), byMemory);
   const jobs = Math.max(1, Math.min(wanted, i.variants));
   const threads = Math.max(1, i.threads ?? Math.ceil(cores / jobs));
-  const memoryBytes = Math.max(MIN_BUILD_MEMORY, Math.min(MAX_BUILD_MEMORY, Math.floor((i.memoryBytes * 0.8) / jobs)));
+  const memoryBytes = i.buildMemoryBytes ?? Math.max(MIN_BUILD_MEMORY, Math.min(MAX_BUILD_MEMORY, Math.floor((i.memoryBytes * 0.8) / jobs)));
   return { jobs, threads, memoryBytes };
 }

@@ -5,8 +5,8 @@
 import { appendFileSync } from 'node:fs';
 import type { VariantOutcome } from '../domain.ts';
 import { describeError } from '../errors.ts';
-import type { Reporter } from './reporter.ts';
-import { countOutcomes, formatSeconds, summaryMarkdown, summaryTable } from './summary.ts';
+import type { Reporter, RunSummary } from './reporter.ts';
+import { formatSeconds, summaryLine, summaryMarkdown, summaryTable } from './summary.ts';
 
 export class PlainReporter implements Reporter {
   readonly #start = performance.now();
@@ -56,7 +56,8 @@ export class PlainReporter implements Reporter {
   }
 
   finished(o: VariantOutcome): void {
-    if (o.status === 'built') this.print(`${o.id}: done in ${formatSeconds(o.seconds)} → ${o.dir}`);
+    if (o.status === 'built' && o.from !== 'built') this.print(`${o.id}: ${o.from === 'cache' ? 'published from the artifact cache' : 'up to date'} → ${o.dir}`);
+    else if (o.status === 'built') this.print(`${o.id}: done in ${formatSeconds(o.seconds)} → ${o.dir}`);
     else if (o.status === 'failed') {
       const message = `${o.id}: FAILED after ${formatSeconds(o.seconds)}: ${describeError(o.error)}`;
       if (this.github) this.out.write(`::error title=${o.id}::${describeError(o.error)}\n`);
@@ -64,8 +65,8 @@ export class PlainReporter implements Reporter {
     }
   }
 
-  summary(outcomes: readonly VariantOutcome[], seconds: number, outDir: string): void {
-    this.out.write(`\n${summaryTable(outcomes)}\n\n${countOutcomes(outcomes)} in ${formatSeconds(seconds)}; artifacts in ${outDir}\n`);
-    if (this.github?.summaryFile) appendFileSync(this.github.summaryFile, summaryMarkdown(outcomes, seconds));
+  summary(run: RunSummary, outDir: string): void {
+    this.out.write(`\n${summaryTable(run.outcomes)}\n\n${summaryLine(run, outDir)}\n`);
+    if (this.github?.summaryFile) appendFileSync(this.github.summaryFile, summaryMarkdown(run, outDir));
   }
 }

@@ -4,6 +4,13 @@
  */
 import type { VariantOutcome } from '../domain.ts';
 
+export interface RunSummary {
+  readonly outcomes: readonly VariantOutcome[];
+  readonly seconds: number;
+  /** Share (0..1) of all cores the builds kept busy, when any build ran. */
+  readonly coresBusy: number | undefined;
+}
+
 /** The part of a reporter the stages need: messages about the work they do. */
 export interface Log {
   info(message: string): void;
@@ -19,5 +26,5 @@ export interface Reporter extends Log {
   line(id: string, line: string): void;
   finished(outcome: VariantOutcome): void;
   /** The end of the run: a table of every variant. */
-  summary(outcomes: readonly VariantOutcome[], seconds: number, outDir: string): void;
+  summary(run: RunSummary, outDir: string): void;
 }

@@ -1,5 +1,6 @@
 /** The end-of-run table, as plain text and as GitHub markdown. */
 import type { VariantOutcome } from '../domain.ts';
+import type { RunSummary } from './reporter.ts';
 import { describeError } from '../errors.ts';
 
 export function formatSeconds(s: number): string {
@@ -11,15 +12,21 @@ export function formatSeconds(s: number): string {
 function rows(outcomes: readonly VariantOutcome[]): [string, string, string, string][] {
   return outcomes.map((o) => [
     o.id,
-    o.status,
-    o.status === 'cancelled' ? '-' : formatSeconds(o.seconds),
+    o.status === 'built' && o.from !== 'built' ? o.from : o.status,
+    o.status === 'cancelled' || (o.status === 'built' && o.from !== 'built') ? '-' : formatSeconds(o.seconds),
     o.status === 'built' ? o.dir : o.status === 'failed' ? describeError(o.error) : 'not finished',
   ]);
 }
 
 export function countOutcomes(outcomes: readonly VariantOutcome[]): string {
   const n = (s: VariantOutcome['status']) => outcomes.filter((o) => o.status === s).length;
-  return `${n('built')} built, ${n('failed')} failed, ${n('cancelled')} cancelled`;
+  const reused = outcomes.filter((o) => o.status === 'built' && o.from !== 'built').length;
+  return `${n('built') - reused} built, ${reused} reused, ${n('failed')} failed, ${n('cancelled')} cancelled`;
+}
+
+export function summaryLine(run: RunSummary, outDir: string): string {
+  const busy = run.coresBusy === undefined ? '' : `; cores busy during builds: ${Math.round(run.coresBusy * 100)}%`;
+  return `${countOutcomes(run.outcomes)} in ${formatSeconds(run.seconds)}${busy}; artifacts in ${outDir}`;
 }
 
 export function summaryTable(outcomes: readonly VariantOutcome[]): string {
@@ -29,10 +36,11 @@ export function summaryTable(outcomes: readonly VariantOutcome[]): string {
   return all.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(width[i]!) : c)).join('  ').trimEnd()).join('\n');
 }
 
-export function summaryMarkdown(outcomes: readonly VariantOutcome[], seconds: number): string {
+export function summaryMarkdown(run: RunSummary, outDir: string): string {
   const esc = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+  const outcomes = run.outcomes;
   return [
-    `### edk2-matrix: ${countOutcomes(outcomes)} in ${formatSeconds(seconds)}`,
+    `### edk2-matrix: ${summaryLine(run, outDir)}`,
     '',
     '| variant | result | time | output |',
     '|---|---|---|---|',

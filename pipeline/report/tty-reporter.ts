@@ -4,6 +4,7 @@
  */
 import type { VariantOutcome } from '../domain.ts';
 import { PlainReporter } from './plain-reporter.ts';
+import type { RunSummary } from './reporter.ts';
 import { formatSeconds } from './summary.ts';
 
 interface Row {
@@ -64,13 +65,14 @@ export class TtyReporter extends PlainReporter {
   override finished(o: VariantOutcome): void {
     const row = this.#rows.get(o.id);
     if (row && o.status !== 'cancelled') row.state = o.status;
+    else if (!row && o.status === 'built') this.#rows.set(o.id, { state: 'built', since: performance.now(), last: '' });
     super.finished(o);
   }
 
-  override summary(outcomes: readonly VariantOutcome[], seconds: number, outDir: string): void {
+  override summary(run: RunSummary, outDir: string): void {
     clearInterval(this.#timer);
     this.#erase();
     this.#rows.clear();
-    super.summary(outcomes, seconds, outDir);
+    super.summary(run, outDir);
   }
 }

@@ -1,9 +1,11 @@
 /**
- * The edk2 meta-files (DSC, FDF, their includes) and patches of a verified source, read on
- * this host without unpacking anything to disk: what the define check needs, before any
- * container starts.
+ * The edk2 meta-files (DSC, FDF, their includes) and patches of a verified source, and its
+ * newest file time, read on this host without unpacking anything to disk: what the define
+ * check and reproducible builds need, before any container starts.
  */
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { isMetaFile } from './dsc-scan.ts';
 import type { SourceInputs } from './materialize.ts';
@@ -21,17 +23,29 @@ async function fromCheckout(root: string, files: Map<string, string>): Promise<v
   await walk('');
 }
 
-export async function collectMetaFiles(inputs: SourceInputs): Promise<Map<string, string>> {
+export interface ScannedSource {
+  readonly files: Map<string, string>;
+  /** Newest modification time (seconds) in the archives, or the commit time of a checkout. */
+  readonly epoch: number;
+}
+
+export async function scanSource(inputs: SourceInputs): Promise<ScannedSource> {
   const files = new Map<string, string>();
+  let epoch = 0;
   for (const layer of inputs.layers) {
     for await (const e of safeEntries(layer, () => {})) {
+      epoch = Math.max(epoch, Math.floor(e.header.mtime.getTime() / 1000));
       if (e.header.type !== 'file' || !isMetaFile(e.name)) continue;
       const chunks: Buffer[] = [];
       for await (const c of e.body) chunks.push(c as Buffer);
       files.set(e.name, Buffer.concat(chunks).toString('utf8'));
     }
   }
-  if (inputs.checkout) await fromCheckout(inputs.checkout, files);
+  if (inputs.checkout) {
+    await fromCheckout(inputs.checkout, files);
+    const { stdout } = await promisify(execFile)('git', ['-C', inputs.checkout, 'log', '-1', '--format=%ct']);
+    epoch = Math.max(epoch, Number(stdout.trim()));
+  }
   for (const extra of inputs.extras) files.set(extra.name, extra.data.toString('utf8'));
-  return files;
+  return { files, epoch };
 }

@@ -12,6 +12,7 @@ import type { BuilderImage, PreparedSource, SourceSpec } from '../domain.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
 import { SourceError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
+import { cacheNamespace } from '../engine/cache-namespace.ts';
 import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
 import { packTree } from './pack-tree.ts';
 
@@ -24,8 +25,9 @@ export function sourceKey(identity: SourceIdentity, imageId: string): string {
   return createHash('sha256').update(JSON.stringify({ v: PREPARE_VERSION, digests: identity.digests, imageId })).digest('hex');
 }
 
-export function sourceVolumeName(key: string): string {
-  return `edk2-matrix-src-${key.slice(0, 16)}`;
+/** `namespace` ties the volume to one cache directory (see build/ccache-volume.ts). */
+export function sourceVolumeName(key: string, namespace: string): string {
+  return `edk2-matrix-src-${namespace}-${key.slice(0, 16)}`;
 }
 
 /** `PATCH-FAILED <patch>` and the file patch(1) was working on when it failed. */
@@ -60,7 +62,7 @@ export async function ensureSource(
   const engine = scope.engine;
   const identity = await sourceIdentity(spec);
   const key = sourceKey(identity, image.id);
-  const volume = sourceVolumeName(key);
+  const volume = sourceVolumeName(key, cacheNamespace(cacheDir));
   const prepared: PreparedSource = { key, volume, description: identity.description, digests: identity.digests };
   if (await engine.volumeExists(volume)) {
     if ((await readyKey(scope, image, volume)) === key) {

@@ -61,9 +61,10 @@ describe('QEMU command line', () => {
 
 describe('launch.sh', () => {
   const manifest = makeManifest({
-    variant: byId('x64-debug'),
+    plan: { variant: byId('x64-debug'), key: 'k', env: {} },
     buildArgv: ['build'],
     seconds: 1,
+    reproducible: undefined,
     source: { key: 'k', volume: 'v', description: 'd', digests: [] },
     image: { id: 'sha256:1', tag: 't', packages: [] },
     files: [],

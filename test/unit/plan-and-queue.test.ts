@@ -17,8 +17,16 @@ describe('build command', () => {
   });
 
   it('sets the cross-compiler prefix for ARM targets only', () => {
-    expect(buildEnv(variants.find((x) => x.id === 'arm-debug')!)).toEqual({ GCC5_ARM_PREFIX: 'arm-linux-gnueabi-' });
-    expect(buildEnv(variants.find((x) => x.id === 'x64-debug')!)).toEqual({});
+    expect(buildEnv(variants.find((x) => x.id === 'arm-debug')!, 1)).toMatchObject({ GCC5_ARM_PREFIX: 'arm-linux-gnueabi-' });
+    expect(Object.keys(buildEnv(variants.find((x) => x.id === 'x64-debug')!, 1)).filter((k) => k.endsWith('_PREFIX'))).toEqual([]);
+  });
+
+  it('dates the build by the source and seeds stack cookies by the variant, not by the clock', () => {
+    const x64 = variants.find((x) => x.id === 'x64-debug')!;
+    const env = buildEnv(x64, 1740000000);
+    expect(env).toMatchObject({ SOURCE_DATE_EPOCH: '1740000000', EDK2_MATRIX_BUILD_DIR: 'Build/OvmfX64/DEBUG_GCC5' });
+    expect(buildEnv(x64, 1740000000)).toEqual(env);
+    expect(buildEnv(variants.find((x) => x.id === 'x64-secureboot-network-debug')!, 1740000000).EDK2_MATRIX_COOKIE_SEED).not.toBe(env.EDK2_MATRIX_COOKIE_SEED);
   });
 
   it('finds firmware volumes in the DSC output directory', () => {

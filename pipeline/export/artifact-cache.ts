@@ -1,0 +1,107 @@
+/**
+ * The content-addressed artifact cache: a variant's published files stored under its key.
+ * An entry is used only after every file matched its recorded sha256; a damaged entry is
+ * removed (with a warning) and the variant rebuilt.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ArtifactFile, Manifest } from '../domain.ts';
+import type { Log } from '../report/reporter.ts';
+import { MANIFEST_FILE } from './artifacts-index.ts';
+import { publishDirectory, type PublishFile } from './publish.ts';
+
+const ENTRY_FILE = 'entry.json';
+
+interface Entry {
+  readonly key: string;
+  readonly files: readonly ArtifactFile[];
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Reads `files` from `dir` and checks each against its digest; the first mismatch, or undefined. */
+export async function checkFiles(dir: string, files: readonly ArtifactFile[]): Promise<{ data: Map<string, Buffer>; problem: string | undefined }> {
+  const data = new Map<string, Buffer>();
+  for (const f of files) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(join(dir, f.path));
+    } catch {
+      return { data, problem: `${f.path} is missing` };
+    }
+    if (bytes.length !== f.size || sha256(bytes) !== f.sha256) return { data, problem: `${f.path} does not match its sha256` };
+    data.set(f.path, bytes);
+  }
+  return { data, problem: undefined };
+}
+
+/**
+ * Whether a published variant directory already holds exactly what `key` describes:
+ * its manifest carries the key and every file matches the manifest's digests.
+ */
+export async function publishedMatches(variantDir: string, key: string): Promise<boolean> {
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(await readFile(join(variantDir, MANIFEST_FILE), 'utf8')) as Manifest;
+  } catch {
+    return false;
+  }
+  if (manifest.key !== key) return false;
+  const { problem } = await checkFiles(variantDir, manifest.files);
+  return problem === undefined;
+}
+
+export class ArtifactCache {
+  constructor(readonly dir: string) {}
+
+  #entryDir(key: string): string {
+    return join(this.dir, key.slice(0, 2), key);
+  }
+
+  /** The verified files of an entry, or undefined when there is none (or it was damaged). */
+  async lookup(key: string, id: string, log: Log): Promise<PublishFile[] | undefined> {
+    const dir = this.#entryDir(key);
+    let entry: Entry;
+    try {
+      entry = JSON.parse(await readFile(join(dir, ENTRY_FILE), 'utf8')) as Entry;
+    } catch {
+      if (await stat(dir).then(() => true, () => false)) {
+        log.warn(`${id}: cache entry ${key.slice(0, 12)} has no readable index; removing it and building again`);
+        await rm(dir, { recursive: true, force: true });
+      }
+      return undefined;
+    }
+    const { data, problem } = await checkFiles(dir, entry.files);
+    if (problem || entry.key !== key) {
+      log.warn(`${id}: cache entry ${key.slice(0, 12)} is damaged (${problem ?? 'wrong key'}); removing it and building again`);
+      await rm(dir, { recursive: true, force: true });
+      return undefined;
+    }
+    return entry.files.map((f) => ({ name: f.path, data: data.get(f.path)!, mode: f.path.endsWith('.sh') ? 0o755 : 0o644 }));
+  }
+
+  async store(key: string, files: readonly PublishFile[]): Promise<void> {
+    const entry: Entry = {
+      key,
+      files: files.map((f) => {
+        const data = Buffer.from(f.data);
+        return { path: f.name, sha256: sha256(data), size: data.length };
+      }),
+    };
+    await publishDirectory(join(this.dir, key.slice(0, 2)), key, [...files, { name: ENTRY_FILE, data: `${JSON.stringify(entry, null, 1)}\n` }]);
+  }
+
+  /** Removes every entry whose key is not in `keep`; returns how many went. */
+  async prune(keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const prefix of await readdir(this.dir).catch(() => [] as string[])) {
+      for (const key of await readdir(join(this.dir, prefix)).catch(() => [] as string[])) {
+        if (keep.has(key)) continue;
+        await rm(join(this.dir, prefix, key), { recursive: true, force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}

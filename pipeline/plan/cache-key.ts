@@ -1,0 +1,41 @@
+/**
+ * A variant's content key: sha256 over everything that decides its published bytes — the
+ * prepared source (digests, patches), the builder image, the exact build command and
+ * environment, the install prefix (it is in the descriptor) and the output format version.
+ * Knobs that only change speed (threads, jobs, the compiler cache) are left out on purpose.
+ */
+import { createHash } from 'node:crypto';
+import { MANIFEST_FORMAT, type Variant } from '../domain.ts';
+import { buildArgs, buildEnv } from '../build/command.ts';
+
+/** Bump when the files a variant publishes change for the same inputs. */
+export const OUTPUT_FORMAT_VERSION = 2;
+
+export interface KeyInputs {
+  readonly variant: Variant;
+  /** The prepared source's key (itself over digests, patches and the image). */
+  readonly sourceKey: string;
+  readonly imageId: string;
+  readonly sourceDateEpoch: number;
+  readonly installPrefix: string;
+}
+
+/** Build arguments without `-n THREADS`, which does not change the output. */
+export function keyedBuildArgs(variant: Variant): string[] {
+  const args = buildArgs(variant, 1);
+  const n = args.indexOf('-n');
+  return [...args.slice(0, n), ...args.slice(n + 2)];
+}
+
+export function variantKey(i: KeyInputs): string {
+  const material = {
+    format: [OUTPUT_FORMAT_VERSION, MANIFEST_FORMAT],
+    id: i.variant.id,
+    source: i.sourceKey,
+    image: i.imageId,
+    build: keyedBuildArgs(i.variant),
+    env: buildEnv(i.variant, i.sourceDateEpoch),
+    install: i.installPrefix,
+  };
+  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+}

@@ -1,0 +1,86 @@
+/**
+ * One variant's job in the queue: build it (twice, from nothing, when reproducibility is being
+ * verified), collect its files, store them in the artifact cache, publish them. A failure is
+ * kept under failed/<id>/ with its log, and never touches the variant's earlier publication.
+ */
+import { join } from 'node:path';
+import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
+import { moduleDigests } from '../build/module-digests.ts';
+import { withBuild, type BuildLimits } from '../build/run-build.ts';
+import type { RunScope } from '../engine/run-scope.ts';
+import { BuildError, CancelledError, describeError, ExportError, ReproducibilityError } from '../errors.ts';
+import type { ArtifactCache } from '../export/artifact-cache.ts';
+import { collectVariantFiles, publishVariant, recordFailure, RUN_DEPENDENT_FILES } from '../export/export-variant.ts';
+import type { PublishFile } from '../export/publish.ts';
+import type { Reporter } from '../report/reporter.ts';
+import { differingFiles, differingModules } from '../verify/compare-builds.ts';
+
+export interface JobContext {
+  readonly scope: RunScope;
+  readonly image: BuilderImage;
+  readonly source: PreparedSource;
+  readonly limits: BuildLimits;
+  readonly ccacheVolume: string | undefined;
+  readonly logDir: string;
+  readonly outDir: string;
+  readonly installPrefix: string;
+  readonly cache: ArtifactCache | undefined;
+  readonly verifyReproducible: boolean;
+  readonly reporter: Reporter;
+}
+
+interface OneBuild {
+  readonly files: PublishFile[];
+  readonly modules: Map<string, string> | undefined;
+  readonly cpuNanos: number;
+  readonly logPath: string;
+}
+
+async function buildOnce(plan: BuildPlan, ctx: JobContext, signal: AbortSignal, suffix: string): Promise<OneBuild> {
+  const logPath = join(ctx.logDir, `${plan.variant.id}${suffix}.log`);
+  const started = performance.now();
+  // A reproducibility check builds from nothing: the compiler cache would only replay the first build.
+  const ccacheVolume = ctx.verifyReproducible ? undefined : ctx.ccacheVolume;
+  const { result, cpuNanos } = await withBuild(ctx.scope, {
+    plan, image: ctx.image, source: ctx.source, limits: ctx.limits, ccacheVolume, logPath,
+    onLine: (l) => ctx.reporter.line(plan.variant.id, l),
+  }, signal, async ({ container, argv, workVolume }) => ({
+    files: await collectVariantFiles({
+      plan, container, buildArgv: argv, seconds: (performance.now() - started) / 1000,
+      source: ctx.source, image: ctx.image, logPath, installPrefix: ctx.installPrefix,
+    }, ctx.verifyReproducible ? true : undefined),
+    modules: ctx.verifyReproducible ? await moduleDigests(ctx.scope, ctx.image, plan, workVolume) : undefined,
+  }));
+  return { ...result, cpuNanos, logPath };
+}
+
+export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: AbortSignal): Promise<{ dir: string; cpuNanos: number }> {
+  const id = plan.variant.id;
+  let logPath: string | undefined;
+  try {
+    const first = await buildOnce(plan, ctx, signal, '');
+    logPath = first.logPath;
+    let cpuNanos = first.cpuNanos;
+    if (ctx.verifyReproducible) {
+      ctx.reporter.info(`${id}: built once; building again from nothing to compare`);
+      const second = await buildOnce(plan, ctx, signal, '.second');
+      cpuNanos += second.cpuNanos;
+      const files = differingFiles(first.files, second.files, RUN_DEPENDENT_FILES);
+      if (files.length) throw new ReproducibilityError(id, files, differingModules(first.modules!, second.modules!));
+      ctx.reporter.info(`${id}: reproducible (${first.files.length - RUN_DEPENDENT_FILES.length} files identical across two clean builds)`);
+    }
+    if (ctx.cache) {
+      await ctx.cache.store(plan.key, first.files).catch((err: unknown) =>
+        ctx.reporter.warn(`${id}: could not store it in the artifact cache (${describeError(err)}); it is published all the same`));
+    }
+    return { dir: await publishVariant(ctx.outDir, id, first.files), cpuNanos };
+  } catch (err) {
+    if (err instanceof CancelledError || signal.aborted) throw err;
+    const log = err instanceof BuildError ? err.logPath : logPath;
+    const reason = err instanceof BuildError ? `${id}: ${err.reason}` : describeError(err);
+    const kept = await recordFailure(ctx.outDir, id, reason, log);
+    if (err instanceof BuildError) throw new BuildError(err.variantId, err.reason, err.exitStatus, kept, err.lastLines, { cause: err.cause });
+    if (err instanceof ReproducibilityError) throw err;
+    throw new ExportError(id, `${describeError(err)}; log: ${kept}`, undefined, { cause: err });
+  }
+}

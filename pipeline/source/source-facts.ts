@@ -1,0 +1,34 @@
+/**
+ * What a verified source says about itself — which `-D` names each platform DSC understands,
+ * and its date for SOURCE_DATE_EPOCH — computed once on this host and cached by its digests.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SourceFacts, SourceSpec } from '../domain.ts';
+import { KNOWN_DSCS } from '../config/platforms.ts';
+import { defineCatalog } from '../plan/check-defines.ts';
+import type { Log } from '../report/reporter.ts';
+import { materializeSource, sourceIdentity } from './materialize.ts';
+import { scanSource } from './meta-files.ts';
+
+/** Bump when the scan changes what it finds. */
+const SCAN_VERSION = 2;
+
+export async function loadSourceFacts(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceFacts> {
+  const identity = await sourceIdentity(spec);
+  const key = createHash('sha256').update(JSON.stringify({ v: SCAN_VERSION, digests: identity.digests, dscs: KNOWN_DSCS })).digest('hex');
+  const file = join(cacheDir, 'source-facts', `${key.slice(0, 32)}.json`);
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as SourceFacts;
+  } catch {
+    // Not scanned yet.
+  }
+  const inputs = await materializeSource(spec, cacheDir, log, signal);
+  log.info(`source ${identity.description}: reading platform DSCs and dates`);
+  const scanned = await scanSource(inputs);
+  const facts: SourceFacts = { defines: defineCatalog(KNOWN_DSCS, scanned.files), epoch: scanned.epoch };
+  await mkdir(join(cacheDir, 'source-facts'), { recursive: true });
+  await writeFile(file, `${JSON.stringify(facts, null, 1)}\n`);
+  return facts;
+}

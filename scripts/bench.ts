@@ -1,0 +1,214 @@
+/**
+ * `npm run bench`: measures, in one run on this machine,
+ *   (a) the way people build by hand today: variants one after another, each in a fresh
+ *       container that copies the source, rebuilds BaseTools and runs `build -n <cores>`,
+ *       with no cache of any kind;
+ *   (b) the pipeline cold: a new cache directory (no prepared source, no compiler cache, no
+ *       artifact cache);
+ *   (c) the pipeline again with nothing changed;
+ *   (d) the pipeline after one define changed in one variant;
+ * and prints a table and writes JSON (bench-results/) with b/a, d/(that variant's cold build),
+ * the share of cores the builds kept busy in (b), and c in seconds.
+ * Targets: b/a ≤ 0.6, d ≤ 0.5, cores busy ≥ 90 %, c ≤ 2 s. Machines are shared and noisy:
+ * compare the ratios of one run, not seconds across runs.
+ *
+ *   npm run bench -- [--config bench/matrix.yaml] [--only IDS] [--skip-hand]
+ */
+import { spawn } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Writable } from 'node:stream';
+import { buildArgs, buildEnv } from '../pipeline/build/command.ts';
+import { defaultCacheDir } from '../pipeline/cli/matrix-command.ts';
+import { loadConfig } from '../pipeline/config/load.ts';
+import { selectVariants } from '../pipeline/config/select.ts';
+import type { Index, Variant } from '../pipeline/domain.ts';
+import { cacheNamespace } from '../pipeline/engine/cache-namespace.ts';
+import { DockerEngine } from '../pipeline/engine/docker-engine.ts';
+import { newRunId, RunScope } from '../pipeline/engine/run-scope.ts';
+import { ensureBuilderImage } from '../pipeline/image/builder-image.ts';
+import { sourceIdentity } from '../pipeline/source/materialize.ts';
+import { sourceKey, sourceVolumeName } from '../pipeline/source/prepare.ts';
+
+const REPO = resolve(import.meta.dirname, '..');
+const log = { info: (m: string) => say(m), warn: (m: string) => say(`warning: ${m}`) };
+function say(m: string): void {
+  process.stderr.write(`bench: ${m}\n`);
+}
+
+const { values: opt } = parseArgs({
+  options: {
+    config: { type: 'string', default: 'bench/matrix.yaml' },
+    only: { type: 'string' },
+    'skip-hand': { type: 'boolean', default: false },
+  },
+});
+const configPath = resolve(REPO, opt.config!);
+const config = loadConfig(configPath);
+const variants = selectVariants(config.variants, opt.only);
+const cores = availableParallelism();
+const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-bench-'));
+
+interface CliRun {
+  readonly seconds: number;
+  readonly code: number | null;
+  readonly stderr: string;
+}
+
+function runCli(args: readonly string[]): Promise<CliRun> {
+  return new Promise((done) => {
+    const t = performance.now();
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.resume();
+    child.on('close', (code) => done({ seconds: (performance.now() - t) / 1000, code, stderr }));
+  });
+}
+
+/** The constant script of a hand build: build arguments arrive as "$@", never pasted in. */
+const HAND_BUILD = [
+  'set -e',
+  'cp -a /src/. /hand/edk2/',
+  'cd /hand/edk2',
+  'make -C BaseTools/Source/C clean >/dev/null',
+  'make -C BaseTools/Source/C -j"$(nproc)" >/dev/null',
+  '. ./edksetup.sh >/dev/null',
+  'build "$@"',
+].join('\n');
+
+/** (a) one variant the way the hand-written notes do it, in a fresh container. */
+async function handBuild(scope: RunScope, imageId: string, sourceVolume: string, v: Variant): Promise<number> {
+  const volume = `edk2-matrix-bench-hand-${scope.runId}-${v.id}`;
+  await scope.createTemporaryVolume(volume);
+  const env = Object.fromEntries(Object.entries(buildEnv(v, 0)).filter(([k]) => k.endsWith('_PREFIX')));
+  const container = await scope.createContainer({
+    image: imageId,
+    cmd: ['bash', '-c', HAND_BUILD, 'hand-build', ...buildArgs(v, cores)],
+    env,
+    user: 'root',
+    mounts: [{ volume: sourceVolume, target: '/src', readOnly: true }, { volume, target: '/hand', readOnly: false }],
+    network: 'none',
+    hardened: false,
+  }, 'build');
+  const t = performance.now();
+  try {
+    await container.start();
+    await container.streamOutput(new Writable({ write: (_c, _e, done) => done() }));
+    const { exitCode } = await container.wait();
+    if (exitCode !== 0) throw new Error(`hand build of ${v.id} exited ${exitCode}`);
+    return (performance.now() - t) / 1000;
+  } finally {
+    await scope.removeContainer(container);
+    await scope.removeVolume(volume);
+  }
+}
+
+function buildSeconds(outDir: string): Record<string, number> {
+  const index = JSON.parse(readFileSync(join(outDir, 'index.json'), 'utf8')) as Index;
+  return Object.fromEntries(index.variants.map((v) => [v.id, v.buildSeconds]));
+}
+
+async function main(): Promise<void> {
+  const only = ['--only', variants.map((v) => v.id).join(',')];
+  say(`${variants.length} variants (${variants.map((v) => v.id).join(', ')}), ${cores} cores; work dir ${work}`);
+
+  // (b) cold: a new cache dir (its own engine volumes); downloads are copied in so that the
+  // network does not count.
+  const cold = join(work, 'cache');
+  mkdirSync(cold);
+  cpSync(join(defaultCacheDir(), 'downloads'), join(cold, 'downloads'), { recursive: true });
+  const out = join(work, 'artifacts');
+  const common = ['--config', configPath, '--out', out, '--cache-dir', cold, ...only];
+  say('(b) pipeline, cold');
+  const b = await runCli(common);
+  if (b.code !== 0) throw new Error(`cold run failed:\n${b.stderr.slice(-2000)}`);
+  const busy = /cores busy during builds: (\d+)%/.exec(b.stderr);
+  const coldBuilds = buildSeconds(out);
+
+  // (c) again, nothing changed.
+  say('(c) pipeline, nothing changed');
+  const c = await runCli(common);
+  if (!/0 built, \d+ reused/.test(c.stderr)) throw new Error(`the rerun built something:\n${c.stderr.slice(-2000)}`);
+
+  // (d) one define changed in one variant: IPv6 off in x64-secureboot-debug's feature set.
+  const changed = join(work, 'changed.yaml');
+  const text = readFileSync(configPath, 'utf8').replace('dockerfile: ../dockerfiles/builder', `dockerfile: ${REPO}/dockerfiles/builder`);
+  const edited = text.replace('defines: { SECURE_BOOT_ENABLE: true }', 'defines: { SECURE_BOOT_ENABLE: true, NETWORK_IP6_ENABLE: false }');
+  if (edited === text) throw new Error('cannot change a define: the bench matrix has no secureboot feature set');
+  writeFileSync(changed, edited);
+  say('(d) pipeline, one define changed in x64-secureboot-debug');
+  const d = await runCli(['--config', changed, '--out', out, '--cache-dir', cold, ...only]);
+  if (!/1 built, \d+ reused/.test(d.stderr)) throw new Error(`expected exactly one rebuild:\n${d.stderr.slice(-2000)}`);
+  const dVariant = buildSeconds(out)['x64-secureboot-debug']!;
+
+  // (a) by hand, one after another, each from a fresh copy with BaseTools rebuilt, no cache.
+  let a: { total: number; perVariant: Record<string, number> } | undefined;
+  if (!opt['skip-hand']) {
+    const engine = new DockerEngine();
+    const scope = new RunScope(engine, newRunId());
+    try {
+      const image = await ensureBuilderImage(scope, config.builder, cold, log, new AbortController().signal);
+      const volume = sourceVolumeName(sourceKey(await sourceIdentity(config.source), image.id), cacheNamespace(cold));
+      const perVariant: Record<string, number> = {};
+      for (const v of variants) {
+        say(`(a) by hand: ${v.id}`);
+        perVariant[v.id] = await handBuild(scope, image.id, volume, v);
+      }
+      a = { total: Object.values(perVariant).reduce((x, y) => x + y, 0), perVariant };
+    } finally {
+      await scope.cleanup();
+    }
+  }
+
+  const result = {
+    date: new Date().toISOString(),
+    cores,
+    variants: variants.map((v) => v.id),
+    seconds: { a: a?.total, b: b.seconds, c: c.seconds, d: d.seconds, dVariantBuild: dVariant, dVariantCold: coldBuilds['x64-secureboot-debug'] },
+    handPerVariant: a?.perVariant,
+    coldPerVariant: coldBuilds,
+    ratios: {
+      bOverA: a ? b.seconds / a.total : undefined,
+      dOverVariantCold: dVariant / coldBuilds['x64-secureboot-debug']!,
+    },
+    coresBusyPercent: busy ? Number(busy[1]) : undefined,
+    targets: { bOverA: 0.6, dOverVariantCold: 0.5, coresBusyPercent: 90, cSeconds: 2 },
+  };
+  const met = {
+    bOverA: result.ratios.bOverA !== undefined && result.ratios.bOverA <= 0.6,
+    dOverVariantCold: result.ratios.dOverVariantCold <= 0.5,
+    coresBusyPercent: (result.coresBusyPercent ?? 0) >= 90,
+    cSeconds: c.seconds <= 2,
+  };
+  mkdirSync(join(REPO, 'bench-results'), { recursive: true });
+  const file = join(REPO, 'bench-results', `bench-${result.date.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify({ ...result, met }, null, 2)}\n`);
+
+  const f = (n: number | undefined, unit = 's') => (n === undefined ? '-' : `${n.toFixed(unit === 's' ? 1 : 2)}${unit}`);
+  const rows = [
+    ['measure', 'value', 'target', 'met'],
+    ['(a) by hand, total', f(a?.total), '', ''],
+    ['(b) pipeline cold', f(b.seconds), '', ''],
+    ['b/a', f(result.ratios.bOverA, ''), '≤ 0.60', met.bOverA ? 'yes' : 'no'],
+    ['(c) rerun, nothing changed', f(c.seconds), '≤ 2.0s', met.cSeconds ? 'yes' : 'no'],
+    ['(d) one define changed (variant build)', f(dVariant), '', ''],
+    ['d / that variant cold', f(result.ratios.dOverVariantCold, ''), '≤ 0.50', met.dOverVariantCold ? 'yes' : 'no'],
+    ['cores busy in (b)', result.coresBusyPercent === undefined ? '-' : `${result.coresBusyPercent}%`, '≥ 90%', met.coresBusyPercent ? 'yes' : 'no'],
+  ];
+  const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  process.stdout.write(`${rows.map((r) => r.map((x, i) => x.padEnd(width[i]!)).join('  ').trimEnd()).join('\n')}\n\nJSON: ${file}\n`);
+
+  // The cold cache's engine volumes are this run's own: remove them.
+  rmSync(work, { recursive: true, force: true });
+  const engine = new DockerEngine();
+  const found = await engine.findLabelled({ 'edk2-matrix': '1' });
+  for (const v of found.volumes) if (v.id.includes(`-${cacheNamespace(cold)}`)) await engine.removeVolume(v.id);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

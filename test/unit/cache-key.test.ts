@@ -1,0 +1,54 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { keyedBuildArgs, variantKey } from '../../pipeline/plan/cache-key.ts';
+import { ArtifactCache } from '../../pipeline/export/artifact-cache.ts';
+import { parse, withMatrix } from '../helpers/config.ts';
+
+const variants = parse(withMatrix('  arch: [X64]\n  features: [none, secureboot]\n  target: [DEBUG]\n')).variants;
+const base = { variant: variants[0]!, sourceKey: 's', imageId: 'sha256:i', sourceDateEpoch: 1, installPrefix: '/usr/share/x' };
+
+describe('content keys', () => {
+  it('leaves the thread count out of the keyed build command', () => {
+    expect(keyedBuildArgs(variants[0]!)).toEqual(['-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc']);
+  });
+
+  it('changes with the source, the image, a define, the source date and the install prefix', () => {
+    const key = variantKey(base);
+    expect(variantKey({ ...base })).toBe(key);
+    for (const change of [{ sourceKey: 't' }, { imageId: 'sha256:j' }, { variant: variants[1]! }, { sourceDateEpoch: 2 }, { installPrefix: '/opt' }]) {
+      expect(variantKey({ ...base, ...change })).not.toBe(key);
+    }
+  });
+});
+
+describe('artifact cache', () => {
+  const log = { info: () => {}, warnings: [] as string[], warn(m: string) { this.warnings.push(m); } };
+
+  it('returns stored files after checking their digests', async () => {
+    const cache = new ArtifactCache(mkdtempSync(join(tmpdir(), 'ac-')));
+    await cache.store('k'.repeat(64), [{ name: 'OVMF_CODE.fd', data: Buffer.from('code') }]);
+    const files = await cache.lookup('k'.repeat(64), 'x64-debug', log);
+    expect(files?.map((f) => [f.name, f.data.toString()])).toEqual([['OVMF_CODE.fd', 'code']]);
+  });
+
+  it('rebuilds a damaged entry: warns, removes it, reports a miss', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ac-'));
+    const cache = new ArtifactCache(dir);
+    const key = 'a'.repeat(64);
+    await cache.store(key, [{ name: 'OVMF_CODE.fd', data: Buffer.from('code') }]);
+    writeFileSync(join(dir, 'aa', key, 'OVMF_CODE.fd'), 'c0de');
+    expect(await cache.lookup(key, 'x64-debug', log)).toBeUndefined();
+    expect(log.warnings.at(-1)).toMatch(/x64-debug: cache entry aaaaaaaaaaaa is damaged \(OVMF_CODE.fd does not match its sha256\); removing it and building again/);
+    expect(await cache.lookup(key, 'x64-debug', log)).toBeUndefined();
+  });
+
+  it('prunes entries not kept', async () => {
+    const cache = new ArtifactCache(mkdtempSync(join(tmpdir(), 'ac-')));
+    await cache.store('b'.repeat(64), [{ name: 'f', data: Buffer.from('1') }]);
+    await cache.store('c'.repeat(64), [{ name: 'f', data: Buffer.from('2') }]);
+    expect(await cache.prune(new Set(['b'.repeat(64)]))).toBe(1);
+    expect(await cache.lookup('b'.repeat(64), 'v', log)).toBeDefined();
+  });
+});
