@@ -4,8 +4,7 @@
  * the artifacts directory is untouched and no container or volume is created.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { matrixCommand } from '../../pipeline/cli/matrix-command.ts';
 import { DockerEngine } from '../../pipeline/engine/docker-engine.ts';
 import { MatrixError } from '../../pipeline/errors.ts';
 import { defaultText, REPO } from '../helpers/config.ts';
+import { snapshot } from '../helpers/snapshot.ts';
 
 const exec = promisify(execFile);
 const engine = new DockerEngine();
@@ -91,19 +91,6 @@ const cases: Case[] = [
   { name: 'a missing matrix file', args: ['--config', '/nonexistent/matrix.yaml'], error: /^\/nonexistent\/matrix\.yaml: cannot read the matrix file \(ENOENT\) \(pass an existing file with --config\)/ },
 ];
 
-/** Every file under `dir` with its content digest: what "nothing changed" compares. */
-function snapshot(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else files[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return files;
-}
 
 async function engineState(): Promise<string> {
   const r = await engine.findLabelled({ 'edk2-matrix': '1' });

@@ -1,0 +1,27 @@
+/**
+ * A full disk while publishing: a real 1 MiB tmpfs as the artifacts dir (needs root to mount).
+ * The write fails with ENOSPC, and neither a partial variant directory nor a temporary one
+ * is left; the earlier publication stays whole.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { publishVariant } from '../../pipeline/export/export-variant.ts';
+
+const isRoot = process.getuid?.() === 0;
+const dir = mkdtempSync(join(tmpdir(), 'edk2-matrix-full-'));
+
+describe.skipIf(!isRoot)('publishing onto a full disk', () => {
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+  afterAll(() => execFileSync('umount', [dir]));
+
+  it('fails with ENOSPC and leaves the earlier variant directory as it was', async () => {
+    await publishVariant(dir, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: Buffer.alloc(100_000, 1) }]);
+    await expect(publishVariant(dir, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: Buffer.alloc(4 * 1024 * 1024, 2) }]))
+      .rejects.toThrow(/x64-debug: cannot publish x64-debug\/: ENOSPC/);
+    expect(readdirSync(dir)).toEqual(['x64-debug']);
+    expect(readFileSync(join(dir, 'x64-debug', 'OVMF_CODE.fd'))).toEqual(Buffer.alloc(100_000, 1));
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * Fault drills against the real engine: a build container killed, out of memory or out of
+ * time fails its variant with the reason and its log while the rest finish; Ctrl-C stops and
+ * removes everything within 10 seconds and leaves artifacts/ as it was; an unreachable engine
+ * and a patch that does not apply get clear errors; --clean removes what dead runs left; build
+ * containers run isolated.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { describe, expect, it } from 'vitest';
+import { defaultCacheDir } from '../../pipeline/cli/matrix-command.ts';
+import { defaultText, REPO } from '../helpers/config.ts';
+import { snapshot } from '../helpers/snapshot.ts';
+
+const docker = new Docker();
+const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-drill-'));
+const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
+
+interface Run {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** Milliseconds from the signal (if one was sent) to the exit. */
+  readonly afterSignalMs: number | undefined;
+}
+
+/**
+ * Runs the CLI; `during` may act on the run while it goes (returns when it is done acting).
+ * The CLI is spawned through tsx, which passes signals on to it.
+ */
+function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: (pid: number, signalled: () => void) => Promise<void> } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(TSX, ['pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '', ...opts.env } });
+    let stdout = '';
+    let stderr = '';
+    let signalledAt: number | undefined;
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }));
+    void opts.during?.(child.pid!, () => (signalledAt = performance.now()));
+  });
+}
+
+/** Waits for the build container of `variant` to be running; returns its id. */
+async function runningBuild(variant: string, timeoutMs = 240_000): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const [c] = await docker.listContainers({ filters: { label: ['edk2-matrix.role=build', `edk2-matrix.variant=${variant}`], status: ['running'] } });
+    if (c) return c.Id;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`no running build container for ${variant}`);
+}
+
+async function leftovers(runLabel?: string): Promise<number> {
+  const label = [runLabel ? `edk2-matrix.run=${runLabel}` : 'edk2-matrix=1'];
+  const containers = await docker.listContainers({ all: true, filters: { label } });
+  const volumes = (await docker.listVolumes({ filters: { label: [...label, 'edk2-matrix.role=work'] } })).Volumes ?? [];
+  return containers.length + volumes.length;
+}
+
+async function sourceVolumes(): Promise<string[]> {
+  return ((await docker.listVolumes({ filters: { label: ['edk2-matrix.role=source'] } })).Volumes ?? []).map((v) => v.Name).sort();
+}
+
+
+/** An artifacts dir with an earlier publication in it. */
+function earlierArtifacts(name: string): string {
+  const out = join(work, name);
+  mkdirSync(join(out, 'x64-debug'), { recursive: true });
+  writeFileSync(join(out, 'x64-debug', 'OVMF_CODE.fd'), 'earlier build');
+  writeFileSync(join(out, 'index.json'), '{"variants":[]}\n');
+  return out;
+}
+
+describe('fault drills against the real engine', () => {
+  it('fails a killed build with the reason and its log, finishes the other, and runs builds isolated', async () => {
+    const out = join(work, 'killed');
+    let inspected: Docker.ContainerInspectInfo | undefined;
+    const run = await cli(['--only', 'x64-debug,ia32-debug', '--no-cache', '--jobs', '2', '--threads', '1', '--out', out], {
+      during: async () => {
+        const id = await runningBuild('x64-debug');
+        inspected = await docker.getContainer(id).inspect();
+        await new Promise((r) => setTimeout(r, 10_000));
+        await docker.getContainer(id).kill();
+      },
+    });
+    expect(run.stderr).toMatch(/x64-debug\s+failed .*x64-debug: killed \(SIGKILL\) while building/);
+    expect(run.stderr).toMatch(/ia32-debug\s+built/);
+    expect(run.code).toBe(1);
+    expect(readFileSync(join(out, 'failed', 'x64-debug', 'error.txt'), 'utf8')).toMatch(/killed \(SIGKILL\)/);
+    expect(readFileSync(join(out, 'failed', 'x64-debug', 'build.log'), 'utf8').length).toBeGreaterThan(0);
+    expect(existsSync(join(out, 'ia32-debug', 'OVMF_CODE.fd'))).toBe(true);
+
+    // Isolation, as the engine saw the build container.
+    const hc = inspected!.HostConfig;
+    expect(inspected!.Config.User).toBe('builder');
+    expect(hc.NetworkMode).toBe('none');
+    expect(hc.CapDrop).toEqual(['ALL']);
+    expect(hc.SecurityOpt).toEqual(['no-new-privileges']);
+    expect(hc.ReadonlyRootfs).toBe(true);
+    expect(hc.Memory).toBeGreaterThan(0);
+    expect(hc.PidsLimit).toBeGreaterThan(0);
+    expect(Object.keys(hc.Tmpfs ?? {})).toEqual(['/tmp']);
+    expect(inspected!.Mounts.find((m) => m.Destination === '/src')?.RW).toBe(false);
+    expect(inspected!.Config.Labels).toMatchObject({ 'edk2-matrix': '1', 'edk2-matrix.role': 'build', 'edk2-matrix.variant': 'x64-debug' });
+    expect(await leftovers(inspected!.Config.Labels['edk2-matrix.run'])).toBe(0);
+  }, 900_000);
+
+  it('fails a build that runs out of memory, saying so', async () => {
+    const run = await cli(['--only', 'x64-debug', '--no-cache', '--memory', '0.1', '--out', join(work, 'oom')]);
+    expect(run.stderr).toMatch(/x64-debug\s+failed .*out of memory \(limit 0\.10 GiB; --memory\)/);
+    expect(run.code).toBe(1);
+  }, 300_000);
+
+  it('stops a build that exceeds its timeout', async () => {
+    const run = await cli(['--only', 'arm-debug', '--no-cache', '--timeout', '0.25', '--out', join(work, 'timeout')]);
+    expect(run.stderr).toMatch(/arm-debug\s+failed .*timed out after 0\.25 min \(--timeout\)/);
+    expect(run.code).toBe(1);
+  }, 300_000);
+
+  it('on Ctrl-C removes every container within 10 seconds, leaves artifacts as they were, exits 130', async () => {
+    const out = earlierArtifacts('interrupted');
+    const before = snapshot(out);
+    let runLabel = '';
+    const run = await cli(['--only', 'x64-debug', '--no-cache', '--out', out], {
+      during: async (pid, signalled) => {
+        const id = await runningBuild('x64-debug');
+        runLabel = (await docker.getContainer(id).inspect()).Config.Labels['edk2-matrix.run']!;
+        await new Promise((r) => setTimeout(r, 5_000));
+        signalled();
+        process.kill(pid, 'SIGINT');
+      },
+    });
+    expect(run.code).toBe(130);
+    expect(run.afterSignalMs).toBeLessThan(10_000);
+    expect(await leftovers(runLabel)).toBe(0);
+    expect(snapshot(out)).toEqual(before);
+    expect(existsSync(join(defaultCacheDir(), 'runs', runLabel))).toBe(false);
+  }, 900_000);
+
+  it('says how to start an engine when none answers, and touches nothing', async () => {
+    const out = earlierArtifacts('no-engine');
+    const before = snapshot(out);
+    const run = await cli(['--only', 'x64-debug', '--out', out], { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' } });
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim()).toBe('edk2-matrix: no container engine answers at unix:///nonexistent/docker.sock (ENOENT) ' +
+      '(start one with `sudo scripts/setup-host.sh` (installs and starts Docker), or set DOCKER_HOST)');
+    expect(snapshot(out)).toEqual(before);
+  }, 60_000);
+
+  it('names the patch and the file when a patch does not apply, and keeps no half-made source', async () => {
+    const dir = join(work, 'badpatch');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'break-ovmf.patch'), [
+      '--- a/OvmfPkg/OvmfPkgX64.dsc',
+      '+++ b/OvmfPkg/OvmfPkgX64.dsc',
+      '@@ -1,3 +1,3 @@',
+      '-this line is not in the file',
+      '+nor is this one',
+      ' and neither is this',
+      '',
+    ].join('\n'));
+    const config = join(dir, 'matrix.yaml');
+    writeFileSync(config, defaultText
+      .replace('dockerfile: dockerfiles/builder', `dockerfile: ${REPO}dockerfiles/builder`)
+      .replace('patches: []', 'patches: [break-ovmf.patch]'));
+    const before = await leftovers();
+    const sourcesBefore = await sourceVolumes();
+    const run = await cli(['--config', config, '--only', 'x64-debug', '--out', join(dir, 'artifacts')]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/patch \/src\/\.edk2-matrix\/patches\/0001-break-ovmf\.patch does not apply to OvmfPkg\/OvmfPkgX64\.dsc/);
+    expect(existsSync(join(dir, 'artifacts', 'x64-debug'))).toBe(false);
+    expect(await sourceVolumes()).toEqual(sourcesBefore);
+    expect(await leftovers()).toBe(before);
+  }, 600_000);
+
+  it('--clean removes what a dead run left and spares a live one', async () => {
+    const image = (await docker.listImages({ filters: { label: ['edk2-matrix.role=builder'] } }))[0]!.Id;
+    const labels = (owner: string) => ({ 'edk2-matrix': '1', 'edk2-matrix.run': 'drill', 'edk2-matrix.owner': owner, 'edk2-matrix.role': 'build' });
+    const dead = await docker.createContainer({ Image: image, Cmd: ['true'], Labels: labels(`${hostname()}:999999999`) });
+    const live = await docker.createContainer({ Image: image, Cmd: ['true'], Labels: labels(`${hostname()}:${process.pid}`) });
+    await docker.createVolume({ Name: 'edk2-matrix-work-drill', Labels: { ...labels(`${hostname()}:999999999`), 'edk2-matrix.role': 'work' } });
+    const run = await cli(['--clean']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/removed [1-9]\d* container\(s\) and [1-9]\d* volume\(s\) left by earlier runs; spared 1 of a run still going/);
+    await expect(docker.getContainer(dead.id).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(docker.getVolume('edk2-matrix-work-drill').inspect()).rejects.toMatchObject({ statusCode: 404 });
+    expect((await docker.getContainer(live.id).inspect()).Id).toBe(live.id);
+    await docker.getContainer(live.id).remove();
+  }, 60_000);
+});
