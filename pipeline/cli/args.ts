@@ -44,7 +44,8 @@ Options:
   --threads N        edk2 build threads (-n) per variant (default: cores / jobs)
   --memory GIB       memory limit of each build container (default: from memory and jobs)
   --timeout MIN      minutes a variant may build before it is stopped (default: 60; 0.5 is fine)
-  --cache-dir DIR    downloads and logs (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
+  --cache-dir DIR    downloads, artifact cache, build logs; its own source and compiler cache
+                     volumes (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
   --clean            remove containers and volumes left by runs that died, and exit
   -h, --help         this help
 

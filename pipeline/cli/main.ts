@@ -2,10 +2,13 @@
  * What every command shares: Ctrl-C and SIGTERM abort the run's signal (a second one quits at
  * once), and an error ends the process with one line and its exit code.
  */
+import { setMaxListeners } from 'node:events';
 import { describeError, MatrixError } from '../errors.ts';
 
 export function runCommand(main: (argv: readonly string[], signal: AbortSignal) => Promise<number>): void {
   const controller = new AbortController();
+  // Every queued variant and running build listens to it: more than Node's default of 10.
+  setMaxListeners(0, controller.signal);
   let interrupts = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     interrupts += 1;
