@@ -50,6 +50,26 @@ export class EngineError extends MatrixError {
   readonly exitCode = 1;
 }
 
+/**
+ * The engine stopped answering in the middle of a run (it was stopped, crashed, or its socket
+ * went away). Nothing more can be done in it: the run stops starting variants, and what it left
+ * in the engine is for `--clean` once the engine is back.
+ */
+export class EngineLostError extends EngineError {
+  constructor(
+    readonly host: string,
+    readonly doing: string,
+    readonly code: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `lost the container engine at ${host} while ${doing} (${code})`,
+      'start the engine again, then `npm run matrix -- --clean` removes what this run left in it',
+      options,
+    );
+  }
+}
+
 /** The builder or base image could not be made. */
 export class ImageError extends MatrixError {
   readonly exitCode = 1;

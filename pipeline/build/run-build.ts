@@ -165,6 +165,8 @@ export async function withBuild<T>(
     }
     return { result: await use({ container, argv, workVolume }), cpuNanos };
   } finally {
+    // What cannot be removed now stays tracked by the scope, whose cleanup at the end of the run
+    // tries again and reports what is left (for `--clean`).
     if (container) await scope.removeContainer(container).catch(() => {});
     await scope.removeVolume(workVolume).catch(() => {});
   }

@@ -5,7 +5,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { EngineError } from '../errors.ts';
+import { EngineError, EngineLostError } from '../errors.ts';
 import type {
   Container,
   ContainerSpec,
@@ -30,18 +30,34 @@ function engineMessage(err: unknown): string {
   return (e?.json?.message ?? e?.message ?? String(err)).trim();
 }
 
-/** Runs `fn`; turns a failure into an EngineError saying what was being done. */
+const describeHost = (): string => process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+
+/** Socket-level failures: the engine is not there (any more), as opposed to refusing a request. */
+const CONNECTION_LOST = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+
+/** The socket-level error code of a failed request, if it failed below HTTP. */
+export function connectionFailure(err: unknown): string | undefined {
+  const e = err as HttpError;
+  if (e?.statusCode !== undefined) return undefined;
+  if (e?.code && CONNECTION_LOST.has(e.code)) return e.code;
+  return /socket hang up/i.test(e?.message ?? '') ? 'ECONNRESET' : undefined;
+}
+
+/**
+ * Runs `fn`; turns a failure into an EngineError saying what was being done (an EngineLostError
+ * when the engine itself went away). HTTP statuses in `ok` mean "nothing to do" and give undefined.
+ */
 async function door<T>(what: string, fn: () => Promise<T>, ok: readonly number[] = []): Promise<T | undefined> {
   try {
     return await fn();
   } catch (err) {
     const status = statusOf(err);
     if (status !== undefined && ok.includes(status)) return undefined;
+    const lost = connectionFailure(err);
+    if (lost) throw new EngineLostError(describeHost(), what, lost, { cause: err });
     throw new EngineError(`${what}: ${engineMessage(err)}`, undefined, { cause: err });
   }
 }
-
-const describeHost = (): string => process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock';
 
 /** Follows a JSON progress stream; rejects on the first `error` event. */
 function followProgress(docker: Docker, stream: NodeJS.ReadableStream, onEvent: (e: Record<string, unknown>) => void): Promise<Record<string, unknown>[]> {

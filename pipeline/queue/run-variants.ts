@@ -1,11 +1,12 @@
 /**
  * Runs every variant job through one p-queue. A failed variant is recorded and the others go
  * on; aborting the signal stops queued variants from starting and running ones through their
- * own signal.
+ * own signal. When the engine is lost, variants not yet started fail at once with that error
+ * (those already running fail by themselves, as their requests do).
  */
 import PQueue from 'p-queue';
 import type { BuildPlan, VariantOutcome } from '../domain.ts';
-import { CancelledError } from '../errors.ts';
+import { CancelledError, EngineLostError } from '../errors.ts';
 import type { Reporter } from '../report/reporter.ts';
 
 export type VariantWork = (plan: BuildPlan, signal: AbortSignal) => Promise<{ dir: string; cpuNanos: number }>;
@@ -18,6 +19,7 @@ export async function runVariants(
   work: VariantWork,
 ): Promise<VariantOutcome[]> {
   const queue = new PQueue({ concurrency });
+  let lost: EngineLostError | undefined;
   if (plans.length) reporter.queued(plans.map((p) => p.variant.id));
   return Promise.all(
     plans.map(async (plan): Promise<VariantOutcome> => {
@@ -25,6 +27,11 @@ export async function runVariants(
       try {
         return await queue.add(async (): Promise<VariantOutcome> => {
           const started = performance.now();
+          if (lost) {
+            const outcome = { id, status: 'failed', seconds: 0, error: new EngineLostError(lost.host, `${id} waited its turn`, lost.code) } as const;
+            reporter.finished(outcome);
+            return outcome;
+          }
           reporter.started(id);
           try {
             const { dir, cpuNanos } = await work(plan, signal);
@@ -33,6 +40,7 @@ export async function runVariants(
             return outcome;
           } catch (err) {
             if (err instanceof CancelledError || signal.aborted) return { id, status: 'cancelled' };
+            if (err instanceof EngineLostError) lost ??= err;
             const outcome = { id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
             reporter.finished(outcome);
             return outcome;

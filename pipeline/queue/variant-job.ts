@@ -8,7 +8,7 @@ import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import { moduleDigests } from '../build/module-digests.ts';
 import { withBuild, type BuildLimits } from '../build/run-build.ts';
 import type { RunScope } from '../engine/run-scope.ts';
-import { BuildError, CancelledError, describeError, ExportError, ReproducibilityError } from '../errors.ts';
+import { BuildError, CancelledError, describeError, EngineLostError, ExportError, ReproducibilityError } from '../errors.ts';
 import type { ArtifactCache } from '../export/artifact-cache.ts';
 import { collectVariantFiles, publishVariant, recordFailure, RUN_DEPENDENT_FILES } from '../export/export-variant.ts';
 import type { PublishFile } from '../export/publish.ts';
@@ -80,7 +80,7 @@ export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: Ab
     const reason = err instanceof BuildError ? `${id}: ${err.reason}` : describeError(err);
     const kept = await recordFailure(ctx.outDir, id, reason, log);
     if (err instanceof BuildError) throw new BuildError(err.variantId, err.reason, err.exitStatus, kept, err.lastLines, { cause: err.cause });
-    if (err instanceof ReproducibilityError) throw err;
+    if (err instanceof ReproducibilityError || err instanceof EngineLostError) throw err;
     throw new ExportError(id, `${describeError(err)}; log: ${kept}`, undefined, { cause: err });
   }
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import type { BuilderImage, PreparedSource, SourceSpec } from '../domain.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
-import { SourceError } from '../errors.ts';
+import { describeError, SourceError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
 import { cacheNamespace } from '../engine/cache-namespace.ts';
 import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
@@ -113,7 +113,11 @@ export async function ensureSource(
     ok = true;
     return prepared;
   } finally {
+    // A container left here is removed (and reported) by the scope's cleanup.
     await scope.removeContainer(container).catch(() => {});
-    if (!ok) await engine.removeVolume(volume).catch(() => {});
+    if (!ok) {
+      await engine.removeVolume(volume).catch((err: unknown) =>
+        log.warn(`could not remove the unfinished source volume ${volume} (${describeError(err)}); the next run makes it again`));
+    }
   }
 }

@@ -2,11 +2,12 @@
  * Fault drills against the real engine: a build container killed, out of memory or out of
  * time fails its variant with the reason and its log while the rest finish; Ctrl-C stops and
  * removes everything within 10 seconds and leaves artifacts/ as it was; an unreachable engine
- * and a patch that does not apply get clear errors; --clean removes what dead runs left; build
- * containers run isolated.
+ * and a patch that does not apply get clear errors; an engine lost mid-run fails the run
+ * cleanly; --clean removes what dead runs left; build containers run isolated.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -76,11 +77,36 @@ function earlierArtifacts(name: string): string {
   return out;
 }
 
+/**
+ * A stand-in for the engine's socket that forwards to the real one until `lose()`, which drops
+ * every connection and stops answering: to the pipeline, the engine is gone.
+ */
+async function engineProxy(path: string): Promise<{ host: string; lose: () => void }> {
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const engine = createConnection('/var/run/docker.sock');
+    for (const s of [client, engine]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(engine).pipe(client);
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return {
+    host: `unix://${path}`,
+    lose: () => {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
 describe('fault drills against the real engine', () => {
   it('fails a killed build with the reason and its log, finishes the other, and runs builds isolated', async () => {
     const out = join(work, 'killed');
     let inspected: Docker.ContainerInspectInfo | undefined;
-    const run = await cli(['--only', 'x64-debug,ia32-debug', '--no-cache', '--jobs', '2', '--threads', '1', '--out', out], {
+    const run = await cli(['--only', 'x64-debug,ia32-debug', '--no-cache', '--jobs', '2', '--threads', '2', '--out', out], {
       during: async () => {
         const id = await runningBuild('x64-debug');
         inspected = await docker.getContainer(id).inspect();
@@ -151,6 +177,36 @@ describe('fault drills against the real engine', () => {
       '(start one with `sudo scripts/setup-host.sh` (installs and starts Docker), or set DOCKER_HOST)');
     expect(snapshot(out)).toEqual(before);
   }, 60_000);
+
+  it('fails cleanly when the engine is lost mid-run: starts nothing more, keeps earlier artifacts, says to --clean', async () => {
+    const out = earlierArtifacts('engine-lost');
+    const proxy = await engineProxy(join(work, 'engine.sock'));
+    let runLabel = '';
+    const run = await cli(['--only', 'x64-debug,ia32-debug', '--no-cache', '--jobs', '1', '--out', out], {
+      env: { DOCKER_HOST: proxy.host },
+      during: async (_pid, signalled) => {
+        const id = await runningBuild('x64-debug');
+        runLabel = (await docker.getContainer(id).inspect()).Config.Labels['edk2-matrix.run']!;
+        await new Promise((r) => setTimeout(r, 5_000));
+        signalled();
+        proxy.lose();
+      },
+    });
+    expect(run.code).toBe(1);
+    expect(run.afterSignalMs).toBeLessThan(30_000);
+    expect(run.stderr).toMatch(/x64-debug\s+failed .*lost the container engine at unix:\/\/\S+engine\.sock while \w+/);
+    expect(run.stderr).toMatch(/ia32-debug\s+failed .*while ia32-debug waited its turn/);
+    expect(run.stderr).not.toMatch(/ia32-debug: building/);
+    expect(run.stderr).toMatch(/`npm run matrix -- --clean`/);
+    // The earlier publication is untouched, no half-written directory, the failure is kept.
+    expect(readFileSync(join(out, 'x64-debug', 'OVMF_CODE.fd'), 'utf8')).toBe('earlier build');
+    expect(readdirSync(out).filter((n) => n.startsWith('.'))).toEqual([]);
+    expect(readFileSync(join(out, 'failed', 'x64-debug', 'error.txt'), 'utf8')).toMatch(/lost the container engine/);
+    // Once the engine answers again, --clean removes what the run left in it.
+    expect(await leftovers(runLabel)).toBeGreaterThan(0);
+    expect((await cli(['--clean'])).code).toBe(0);
+    expect(await leftovers(runLabel)).toBe(0);
+  }, 900_000);
 
   it('names the patch and the file when a patch does not apply, and keeps no half-made source', async () => {
     const dir = join(work, 'badpatch');
