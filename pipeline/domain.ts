@@ -119,6 +119,8 @@ export interface Variant {
   readonly pcds: Assignments;
   /** Where in matrix.yaml each define was set (the last layer that set it). */
   readonly defineOrigins: Readonly<Record<string, ConfigPath>>;
+  /** Where in matrix.yaml its platform DSC was chosen (the architecture, or a feature set). */
+  readonly dscOrigin: ConfigPath;
 }
 
 /** A variant with everything that decides its bytes settled: the plan stage's output. */

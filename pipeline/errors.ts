@@ -110,7 +110,7 @@ export class ReproducibilityError extends MatrixError {
     const shown = modules.slice(0, 5).join(', ') + (modules.length > 5 ? ` and ${modules.length - 5} more` : '');
     super(
       `${variantId}: two clean builds differ in ${files.join(', ')}${modules.length ? `; modules that differ: ${shown}` : ''}`,
-      'something non-deterministic leaks into the build (a date, a path, a random value): compare the two build logs',
+      'something non-deterministic leaks into the build (a date, a path, a random value): compare build.log and build.second.log under failed/',
     );
   }
 }

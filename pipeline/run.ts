@@ -52,7 +52,10 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
   const scope = new RunScope(engine, newRunId());
   const logDir = join(opts.cacheDir, 'runs', scope.runId);
   // Ctrl-C: kill every container at once; the stages waiting on them then unwind.
-  const onAbort = () => void scope.cleanup();
+  let abortCleanup: Promise<string[]> | undefined;
+  const onAbort = () => {
+    abortCleanup = scope.cleanup();
+  };
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     const info = await engine.ping();
@@ -71,7 +74,6 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       installPrefix: opts.config.installPrefix,
     });
     await mkdir(opts.outDir, { recursive: true });
-    await pruneArtifacts(opts.outDir, new Set(opts.config.variants.map((v) => v.id)), reporter);
     const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
     const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter);
     const reusedOutcomes: VariantOutcome[] = [...reused].map(([id, r]) => ({ id, status: 'built', seconds: 0, cpuSeconds: 0, ...r }));
@@ -104,12 +106,15 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     // The index describes what is on disk: rewrite it unless an interrupted run published nothing
     // (then artifacts/ stays exactly as it was).
     const published = reusedOutcomes.some((o) => o.status === 'built' && o.from === 'cache') || built.some((o) => o.status === 'built');
+    if (!signal.aborted) await pruneArtifacts(opts.outDir, new Set(opts.config.variants.map((v) => v.id)), reporter);
     if (!signal.aborted || published) await writeIndex(opts.outDir);
     const order = new Map(opts.variants.map((v, i) => [v.id, i]));
     const outcomes = [...reusedOutcomes, ...built].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
     return { outcomes, seconds: (performance.now() - started) / 1000, coresBusy };
   } finally {
     signal.removeEventListener('abort', onAbort);
+    // After the abort's cleanup (if any): what it could not remove is tried once more.
+    await abortCleanup;
     const problems = await scope.cleanup();
     for (const p of problems) reporter.warn(`could not remove ${p}; \`npm run matrix -- --clean\` will`);
     await rm(logDir, { recursive: true, force: true });

@@ -58,12 +58,22 @@ function lineTap(file: Writable, onLine: (line: string) => void, last: string[])
       const lines = text.split('\n');
       partial = lines.pop() ?? '';
       for (const l of lines) emit(l.replace(/\r$/, ''));
-      if (!file.write(chunk)) file.once('drain', () => done());
-      else done();
+      // A log file that failed (disk full) is given up on; the build reports it at the end.
+      if (file.destroyed) done();
+      else if (!file.write(chunk)) {
+        const go = () => {
+          file.off('drain', go);
+          file.off('close', go);
+          done();
+        };
+        file.on('drain', go);
+        file.on('close', go); // destroyed by an error while we waited
+      } else done();
     },
     final(done) {
       if (partial) emit(partial);
-      file.end(done);
+      if (file.destroyed) done();
+      else file.end(() => done());
     },
   });
 }
@@ -130,9 +140,14 @@ export async function withBuild<T>(
       memoryBytes: limits.memoryBytes,
       pidsLimit: limits.pidsLimit,
     }, 'build', { [LABEL_VARIANT]: variant.id });
+    // Ctrl-C while the container was being created: the abort cleanup did not know it yet.
+    if (signal.aborted) throw new CancelledError();
 
     const last: string[] = [];
-    const tap = lineTap(createWriteStream(job.logPath), job.onLine, last);
+    const logFile = createWriteStream(job.logPath);
+    let logError: Error | undefined;
+    logFile.on('error', (err) => (logError ??= err));
+    const tap = lineTap(logFile, job.onLine, last);
     let stopReason: 'timeout' | 'cancelled' | undefined;
     const c = container;
     const stop = (reason: 'timeout' | 'cancelled') => {
@@ -160,6 +175,7 @@ export async function withBuild<T>(
       await finished(tap).catch(() => {});
     }
     if (stopReason === 'cancelled' || signal.aborted) throw new CancelledError();
+    if (logError) throw new BuildError(variant.id, `cannot write its log: ${logError.message}`, status.exitCode, undefined, [...last]);
     if (status.exitCode !== 0 || stopReason) {
       throw new BuildError(variant.id, failureReason(status, stopReason, limits), status.exitCode, job.logPath, [...last]);
     }

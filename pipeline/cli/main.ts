@@ -24,7 +24,8 @@ export function runCommand(main: (argv: readonly string[], signal: AbortSignal) 
     },
     (err: unknown) => {
       process.stderr.write(`edk2-matrix: ${describeError(err)}\n`);
-      if (!(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      // An unexpected error's stack helps a bug report; after Ctrl-C it is only the interruption.
+      if (!controller.signal.aborted && !(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
       process.exitCode = controller.signal.aborted ? 130 : err instanceof MatrixError ? err.exitCode : 1;
     },
   );

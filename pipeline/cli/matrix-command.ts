@@ -62,7 +62,8 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
     const r = await cleanLeftovers(engine);
     process.stdout.write(`removed ${r.containers} container(s) and ${r.volumes} volume(s) left by earlier runs` +
       `${r.spared ? `; spared ${r.spared} of a run still going` : ''}\n`);
-    return 0;
+    for (const p of r.problems) process.stderr.write(`edk2-matrix: could not remove ${p}\n`);
+    return r.problems.length ? 1 : 0;
   }
   const config = loadConfig(opts.config);
   const variants = selectVariants(config.variants, opts.only);

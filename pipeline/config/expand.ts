@@ -158,6 +158,7 @@ function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
     defines: merge(defineLayers, id, 'define', fail),
     pcds: merge(pcdLayers, id, 'PCD', fail),
     defineOrigins,
+    dscOrigin: dscPath,
   };
   const broken = checkVariantRules(variant);
   if (broken) fail(defineOrigins[broken.define] ?? c.origin, `${id}: ${broken.reason}`, broken.hint);

@@ -4,33 +4,48 @@
  * source volumes are a cache and stay.
  */
 import { hostname } from 'node:os';
+import { describeError } from '../errors.ts';
+import { pidAlive } from '../host/pid-alive.ts';
 import type { Engine, Labelled } from './engine.ts';
 import { LABEL, LABEL_OWNER, LABEL_ROLE } from './run-scope.ts';
 
 function ownerAlive(labels: Readonly<Record<string, string>>): boolean {
   const [host, pid] = (labels[LABEL_OWNER] ?? '').split(':');
-  if (host !== hostname() || !pid) return false;
-  try {
-    process.kill(Number(pid), 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return host === hostname() && !!pid && pidAlive(Number(pid));
 }
 
 export interface CleanResult {
   readonly containers: number;
   readonly volumes: number;
   readonly spared: number;
+  /** What could not be removed, and why; the rest was removed all the same. */
+  readonly problems: readonly string[];
 }
 
 export async function cleanLeftovers(engine: Engine): Promise<CleanResult> {
   const found = await engine.findLabelled({ [LABEL]: '1' });
   const dead = (r: Labelled) => !ownerAlive(r.labels);
+  const problems: string[] = [];
+  const removeAll = async (what: string, items: readonly Labelled[], remove: (id: string) => Promise<void>) => {
+    let removed = 0;
+    for (const item of items) {
+      try {
+        await remove(item.id);
+        removed += 1;
+      } catch (err) {
+        problems.push(`${what} ${item.id.slice(0, 64)}: ${describeError(err)}`);
+      }
+    }
+    return removed;
+  };
   const containers = found.containers.filter(dead);
-  for (const c of containers) await engine.removeContainerById(c.id);
   const volumes = found.volumes.filter((v) => dead(v) && v.labels[LABEL_ROLE] === 'work');
-  for (const v of volumes) await engine.removeVolume(v.id);
   const spared = found.containers.length - containers.length + found.volumes.filter((v) => v.labels[LABEL_ROLE] === 'work').length - volumes.length;
-  return { containers: containers.length, volumes: volumes.length, spared };
+  return {
+    containers: await removeAll('container', containers, (id) => engine.removeContainerById(id)),
+    // After the containers: a volume still mounted cannot go.
+    volumes: await removeAll('volume', volumes, (id) => engine.removeVolume(id)),
+    spared,
+    problems,
+  };
 }

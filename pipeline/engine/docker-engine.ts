@@ -5,7 +5,7 @@
 import Docker from 'dockerode';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { EngineError, EngineLostError } from '../errors.ts';
+import { CancelledError, EngineError, EngineLostError } from '../errors.ts';
 import type {
   Container,
   ContainerSpec,
@@ -109,7 +109,8 @@ export class DockerEngine implements Engine {
       await followProgress(this.#docker, stream, () => {});
       return true;
     } catch {
-      // Any failure means "no registry serves it here"; the caller makes the image itself.
+      if (signal.aborted) throw new CancelledError();
+      // Any other failure means "no registry serves it here"; the caller makes the image itself.
       return false;
     }
   }

@@ -1,7 +1,8 @@
 /**
  * `--prune-cache`: frees what the published artifacts no longer need — artifact cache entries,
- * prepared source volumes and builder images they do not reference, downloads and source
- * facts the matrix does not pin, and the compiler cache (emptied: it only saves time).
+ * prepared source volumes and builder images they do not reference (images of any cache
+ * directory: they are rebuilt when needed), downloads the matrix does not pin — and empties
+ * what only saves time: the compiler cache, git checkouts and source facts.
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { publishFile, TEMP_PREFIX } from './publish.ts';
+import { pidAlive } from '../host/pid-alive.ts';
 
 export const INDEX_FILE = 'index.json';
 export const SUMS_FILE = 'SHA256SUMS';
@@ -38,15 +39,25 @@ async function readManifest(dir: string): Promise<VariantDir | undefined> {
   if (manifest.generator !== 'edk2-matrix' || manifest.formatVersion !== MANIFEST_FORMAT) return undefined;
   const listed = new Set(manifest.files.map((f) => f.path));
   const extras: ArtifactFile[] = [{ path: MANIFEST_FILE, sha256: createHash('sha256').update(text).digest('hex'), size: text.length }];
-  for (const name of (await readdir(dir)).sort()) {
-    if (listed.has(name) || name === MANIFEST_FILE || name.startsWith('.')) continue;
+  for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const name = entry.name;
+    // Only files are described; whatever else a user put there is left alone.
+    if (!entry.isFile() || listed.has(name) || name === MANIFEST_FILE || name.startsWith('.')) continue;
     const data = await readFile(join(dir, name));
     extras.push({ path: name, sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
   }
-  const boot = extras.some((f) => f.path === BOOT_RECORD)
-    ? (JSON.parse(await readFile(join(dir, BOOT_RECORD), 'utf8')) as BootRecord)
-    : undefined;
+  const boot = extras.some((f) => f.path === BOOT_RECORD) ? await readBootRecord(join(dir, BOOT_RECORD)) : undefined;
   return { manifest, extras, boot };
+}
+
+/** A boot record, or undefined when it is not one (a damaged file counts as "not verified"). */
+async function readBootRecord(path: string): Promise<BootRecord | undefined> {
+  try {
+    const record = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
+    return typeof record?.ok === 'boolean' ? record : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
@@ -84,15 +95,6 @@ export function renderSums(dirs: readonly VariantDir[]): string {
     for (const f of [...d.manifest.files, ...d.extras]) lines.push([`${d.manifest.id}/${f.path}`, f.sha256]);
   }
   return lines.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${h}  ${p}\n`).join('');
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes temporary entries whose run is no longer alive, and variants the matrix dropped. */

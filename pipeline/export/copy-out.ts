@@ -5,6 +5,7 @@
  */
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { Container } from '../engine/engine.ts';
 
@@ -15,7 +16,8 @@ export async function readContainerFile(container: Container, path: string, maxB
   const archive = await container.getArchive(path);
   if (!archive) return undefined;
   const entries = extract();
-  (archive as Readable).pipe(entries as unknown as NodeJS.WritableStream);
+  // An engine that fails mid-copy destroys `entries` with its error, which ends the loop below.
+  const feeding = pipeline(archive, entries as unknown as NodeJS.WritableStream);
   let data: Buffer | undefined;
   try {
     for await (const entry of entries) {
@@ -28,8 +30,10 @@ export async function readContainerFile(container: Container, path: string, maxB
       for await (const chunk of entry) chunks.push(chunk as Buffer);
       data = Buffer.concat(chunks);
     }
+    await feeding;
   } finally {
     archive.destroy();
+    await feeding.catch(() => {}); // its error, if any, is the one the loop threw
   }
   if (data === undefined) throw new CopyOutError(`the copy of ${path} is empty`);
   return data;

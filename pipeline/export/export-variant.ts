@@ -18,6 +18,8 @@ import { padImage } from './pad.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
 
 export const BUILD_LOG = 'build.log';
+/** The second build's log, kept beside the first when two clean builds differ. */
+export const SECOND_BUILD_LOG = 'build.second.log';
 export const LAUNCH_SCRIPT = 'launch.sh';
 /** The build's UEFI Shell application, published when the build made one. */
 export const SHELL_FILE = 'Shell.efi';
@@ -97,10 +99,12 @@ export async function publishVariant(outDir: string, id: string, files: readonly
 }
 
 /** Keeps a failed variant's log and reason under failed/<id>/, replacing an older failure. */
-export async function recordFailure(outDir: string, id: string, reason: string, logPath: string | undefined): Promise<string> {
-  const log = logPath ? await readFile(logPath).catch(() => Buffer.from('')) : Buffer.from('');
+export async function recordFailure(outDir: string, id: string, reason: string, logPath: string | undefined, secondLogPath?: string): Promise<string> {
+  // A build that failed before it wrote anything has no log file: an empty one is kept.
+  const read = (path: string | undefined) => (path ? readFile(path).catch(() => Buffer.from('')) : Buffer.from(''));
   const dir = await publishDirectory(join(outDir, FAILED_DIR), id, [
-    { name: BUILD_LOG, data: log },
+    { name: BUILD_LOG, data: await read(logPath) },
+    ...(secondLogPath ? [{ name: SECOND_BUILD_LOG, data: await read(secondLogPath) }] : []),
     { name: 'error.txt', data: `${reason}\n` },
   ]);
   return join(dir, BUILD_LOG);

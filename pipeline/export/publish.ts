@@ -55,7 +55,13 @@ export async function publishDirectory(dir: string, name: string, files: readonl
     if (await exists(final)) {
       const old = join(dir, tempName(`old-${name}`));
       await rename(final, old);
-      await rename(temp, final);
+      try {
+        await rename(temp, final);
+      } catch (err) {
+        // Put the earlier publication back: a failed publish leaves it as it was.
+        await rename(old, final);
+        throw err;
+      }
       await rm(old, { recursive: true, force: true });
     } else {
       await rename(temp, final);

@@ -42,9 +42,11 @@ export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, log: Lo
   const ref = bootstrappedRef(spec.base);
   log.info(`base image ${spec.base}: no registry answers; bootstrapping Debian ${spec.suite} from ${mirror} with mmdebstrap as ${ref}`);
   const rootfs = bootstrapRootfs(spec.suite, mirror, signal);
-  // When mmdebstrap fails the import fails too; its reason is the one worth showing.
+  // When mmdebstrap fails the import fails too; its reason is the one worth showing. When the
+  // import fails by itself, the rest of mmdebstrap's output is drained so that it can finish.
   const [id] = await Promise.all([
     engine.importRootfs(rootfs.tar, ref).catch(async (err: unknown) => {
+      rootfs.tar.resume();
       await rootfs.done;
       throw err;
     }),

@@ -25,7 +25,7 @@ export function checkDefines(config: MatrixConfig, variants: readonly Variant[],
   for (const v of variants) {
     const known = catalog[v.platform.dsc];
     if (!known) {
-      throw new ConfigError(`${v.id}: the source has no ${v.platform.dsc}`, config.locate(['architectures', v.arch, 'dsc']), `architectures.${v.arch}.dsc`,
+      throw new ConfigError(`${v.id}: the source has no ${v.platform.dsc}`, config.locate(v.dscOrigin), v.dscOrigin.join('.'),
         'this edk2 release does not ship that platform: drop the architecture or pick another source');
     }
     for (const name of Object.keys(v.defines)) {

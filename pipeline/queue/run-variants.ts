@@ -21,35 +21,32 @@ export async function runVariants(
   const queue = new PQueue({ concurrency });
   let lost: EngineLostError | undefined;
   if (plans.length) reporter.queued(plans.map((p) => p.variant.id));
+  // The signal is checked when a variant's turn comes, not handed to p-queue: p-queue would
+  // reject a running task at once on abort, and the run must wait for its jobs to unwind
+  // (containers stopped, nothing half-published) before it cleans up.
   return Promise.all(
-    plans.map(async (plan): Promise<VariantOutcome> => {
+    plans.map((plan) => queue.add(async (): Promise<VariantOutcome> => {
       const id = plan.variant.id;
-      try {
-        return await queue.add(async (): Promise<VariantOutcome> => {
-          const started = performance.now();
-          if (lost) {
-            const outcome = { id, status: 'failed', seconds: 0, error: new EngineLostError(lost.host, `${id} waited its turn`, lost.code) } as const;
-            reporter.finished(outcome);
-            return outcome;
-          }
-          reporter.started(id);
-          try {
-            const { dir, cpuNanos } = await work(plan, signal);
-            const outcome = { id, status: 'built', from: 'built', seconds: (performance.now() - started) / 1000, dir, cpuSeconds: cpuNanos / 1e9 } as const;
-            reporter.finished(outcome);
-            return outcome;
-          } catch (err) {
-            if (err instanceof CancelledError || signal.aborted) return { id, status: 'cancelled' };
-            if (err instanceof EngineLostError) lost ??= err;
-            const outcome = { id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
-            reporter.finished(outcome);
-            return outcome;
-          }
-        }, { signal });
-      } catch {
-        // The queue refused to start it: the run was aborted before its turn.
-        return { id, status: 'cancelled' };
+      if (signal.aborted) return { id, status: 'cancelled' };
+      const started = performance.now();
+      if (lost) {
+        const outcome = { id, status: 'failed', seconds: 0, error: new EngineLostError(lost.host, `${id} waited its turn`, lost.code) } as const;
+        reporter.finished(outcome);
+        return outcome;
       }
-    }),
+      reporter.started(id);
+      try {
+        const { dir, cpuNanos } = await work(plan, signal);
+        const outcome = { id, status: 'built', from: 'built', seconds: (performance.now() - started) / 1000, dir, cpuSeconds: cpuNanos / 1e9 } as const;
+        reporter.finished(outcome);
+        return outcome;
+      } catch (err) {
+        if (err instanceof CancelledError || signal.aborted) return { id, status: 'cancelled' };
+        if (err instanceof EngineLostError) lost ??= err;
+        const outcome = { id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
+        reporter.finished(outcome);
+        return outcome;
+      }
+    })),
   );
 }

@@ -57,6 +57,7 @@ async function buildOnce(plan: BuildPlan, ctx: JobContext, signal: AbortSignal, 
 export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: AbortSignal): Promise<{ dir: string; cpuNanos: number }> {
   const id = plan.variant.id;
   let logPath: string | undefined;
+  let secondLogPath: string | undefined;
   try {
     const first = await buildOnce(plan, ctx, signal, '');
     logPath = first.logPath;
@@ -64,6 +65,7 @@ export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: Ab
     if (ctx.verifyReproducible) {
       ctx.reporter.info(`${id}: built once; building again from nothing to compare`);
       const second = await buildOnce(plan, ctx, signal, '.second');
+      secondLogPath = second.logPath;
       cpuNanos += second.cpuNanos;
       const files = differingFiles(first.files, second.files, RUN_DEPENDENT_FILES);
       if (files.length) throw new ReproducibilityError(id, files, differingModules(first.modules!, second.modules!));
@@ -78,7 +80,7 @@ export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: Ab
     if (err instanceof CancelledError || signal.aborted) throw err;
     const log = err instanceof BuildError ? err.logPath : logPath;
     const reason = err instanceof BuildError ? `${id}: ${err.reason}` : describeError(err);
-    const kept = await recordFailure(ctx.outDir, id, reason, log);
+    const kept = await recordFailure(ctx.outDir, id, reason, log, secondLogPath);
     if (err instanceof BuildError) throw new BuildError(err.variantId, err.reason, err.exitStatus, kept, err.lastLines, { cause: err.cause });
     if (err instanceof ReproducibilityError || err instanceof EngineLostError) throw err;
     throw new ExportError(id, `${describeError(err)}; log: ${kept}`, undefined, { cause: err });

@@ -91,10 +91,12 @@ export async function* safeEntries(layer: ArchiveLayer, onSkip: (entry: string, 
     }
     await feeding;
   } catch (err) {
-    entries.destroy();
-    await feeding.catch(() => {});
     if (err instanceof SourceError) throw err;
     throw new SourceError(`${layer.name}: cannot read the archive: ${(err as Error).message}`, 'the file may be damaged: delete it from the cache and fetch it again', { cause: err });
+  } finally {
+    // Also when the consumer stopped early: close the file and the decompressor.
+    entries.destroy();
+    await feeding.catch(() => {});
   }
 }
 

@@ -7,8 +7,10 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { BuilderImage, PreparedSource, SourceSpec } from '../domain.ts';
+import type { Container } from '../engine/engine.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
 import { describeError, SourceError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
@@ -75,30 +77,25 @@ export async function ensureSource(
 
   const inputs = await materializeSource(spec, cacheDir, log, signal);
   log.info(`source ${identity.description}: unpacking, patching and building BaseTools in volume ${volume}`);
-  await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key }));
   const logDir = join(cacheDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const logPath = join(logDir, `source-${key.slice(0, 16)}.log`);
   let ok = false;
-  const container = await scope.createContainer({
-    image: image.id,
-    cmd: ['edk2-prepare-source', SOURCE_MOUNT, key, ...inputs.series.map((s) => `${SOURCE_MOUNT}/${s}`)],
-    user: 'builder',
-    mounts: [{ volume, target: SOURCE_MOUNT, readOnly: false }],
-    tmpfs: { '/tmp': 'rw,exec,size=1g' },
-    network: 'none',
-    hardened: true,
-  }, 'prepare');
+  let container: Container | undefined;
+  await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key }));
   try {
-    const tree = packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`));
-    // A SourceError while packing (unsafe entry, damaged archive) is the reason; the engine's
-    // complaint about a truncated stream is only its consequence.
-    await Promise.all([container.putArchive(SOURCE_MOUNT, tree.stream).catch(async (err) => { await tree.done; throw err; }), tree.done]);
-    const logFile = createWriteStream(logPath);
+    container = await scope.createContainer({
+      image: image.id,
+      cmd: ['edk2-prepare-source', SOURCE_MOUNT, key, ...inputs.series.map((s) => `${SOURCE_MOUNT}/${s}`)],
+      user: 'builder',
+      mounts: [{ volume, target: SOURCE_MOUNT, readOnly: false }],
+      tmpfs: { '/tmp': 'rw,exec,size=1g' },
+      network: 'none',
+      hardened: true,
+    }, 'prepare');
+    await copyTree(container, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`)));
     await container.start();
-    await container.streamOutput(logFile);
-    logFile.end();
-    await finished(logFile);
+    await streamToFile(container, logPath);
     const { exitCode } = await container.wait();
     if (exitCode !== 0) {
       const text = await readFile(logPath, 'utf8');
@@ -114,10 +111,42 @@ export async function ensureSource(
     return prepared;
   } finally {
     // A container left here is removed (and reported) by the scope's cleanup.
-    await scope.removeContainer(container).catch(() => {});
+    if (container) await scope.removeContainer(container).catch(() => {});
     if (!ok) {
       await engine.removeVolume(volume).catch((err: unknown) =>
         log.warn(`could not remove the unfinished source volume ${volume} (${describeError(err)}); the next run makes it again`));
     }
   }
+}
+
+/**
+ * Streams the packed tree into the container. A SourceError while packing (unsafe entry,
+ * damaged archive) is the reason to report; the engine's complaint about the truncated stream
+ * is only its consequence. When the engine fails first, packing is stopped.
+ */
+async function copyTree(container: Container, tree: { stream: Readable; done: Promise<void> }): Promise<void> {
+  const [put, packed] = await Promise.allSettled([
+    container.putArchive(SOURCE_MOUNT, tree.stream).catch((err: unknown) => {
+      tree.stream.destroy();
+      throw err;
+    }),
+    tree.done,
+  ]);
+  if (packed.status === 'rejected' && packed.reason instanceof SourceError) throw packed.reason;
+  if (put.status === 'rejected') throw put.reason;
+  if (packed.status === 'rejected') throw packed.reason;
+}
+
+/** Follows the container's output into a log file; a failed write fails the step. */
+async function streamToFile(container: Container, logPath: string): Promise<void> {
+  const logFile = createWriteStream(logPath);
+  let writeError: Error | undefined;
+  logFile.on('error', (err) => (writeError ??= err));
+  try {
+    await container.streamOutput(logFile);
+  } finally {
+    logFile.end();
+    await finished(logFile).catch(() => {});
+  }
+  if (writeError) throw new SourceError(`cannot write the log ${logPath}: ${writeError.message}`, 'free some disk space');
 }

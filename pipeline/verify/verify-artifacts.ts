@@ -93,7 +93,10 @@ export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: Abo
   const dirs = (await readVariantDirs(opts.outDir)).filter((d) => !opts.only || opts.only.has(d.manifest.id));
   const queue = new PQueue({ concurrency: opts.jobs });
   let kvmBroken = false;
-  const outcomes = await Promise.all(dirs.map(({ manifest: m }) => queue.add(async (): Promise<VerifyOutcome> => {
+  // Like the build queue: the signal is checked at each turn (p-queue would drop running boots on
+  // abort), and an interrupted boot records nothing, so an earlier boot.json stays as it was.
+  const outcomes = await Promise.all(dirs.map(({ manifest: m }) => queue.add(async (): Promise<VerifyOutcome | undefined> => {
+    if (signal.aborted) return undefined;
     const dir = join(opts.outDir, m.id);
     let accel = kvmBroken && opts.accel === 'auto' ? 'tcg' : chooseAccel(m.arch, opts.accel);
     log.info(`${m.id}: booting (${accel})`);
@@ -109,6 +112,7 @@ export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: Abo
         kvmBroken = true;
       }
     }
+    if (signal.aborted) return undefined;
     const record: BootRecord = {
       ok: result.ok,
       secondsToShell: result.secondsToShell === undefined ? undefined : Math.round(result.secondsToShell * 10) / 10,
@@ -128,7 +132,7 @@ export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: Abo
     }
     await publishFile(join(dir, BOOT_RECORD), `${JSON.stringify(record, null, 2)}\n`);
     return { id: m.id, ...record, serialLog };
-  }, { signal })));
+  })));
   await writeIndex(opts.outDir);
-  return outcomes;
+  return outcomes.filter((o) => o !== undefined);
 }

@@ -33,15 +33,17 @@ interface Run {
  * The CLI is spawned through tsx, which passes signals on to it.
  */
 function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: (pid: number, signalled: () => void) => Promise<void> } = {}): Promise<Run> {
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const child = spawn(TSX, ['pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '', ...opts.env } });
     let stdout = '';
     let stderr = '';
     let signalledAt: number | undefined;
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.on('close', (code) => resolve({ code, stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }));
-    void opts.during?.(child.pid!, () => (signalledAt = performance.now()));
+    const acting = opts.during?.(child.pid!, () => (signalledAt = performance.now())) ?? Promise.resolve();
+    // A drill whose own action failed (no build container showed up) stops the run and fails with that reason.
+    acting.catch(() => child.kill('SIGKILL'));
+    child.on('close', (code) => acting.then(() => resolve({ code, stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }), reject));
   });
 }
 

@@ -65,4 +65,10 @@ describe('define check', () => {
     const config = parse(defaultText);
     expect(errorOf(() => checkDefines(config, config.variants, catalog))).toMatch(/architectures\.IA32\.dsc: ia32-debug: the source has no OvmfPkg\/OvmfPkgIa32\.dsc/);
   });
+
+  it('points at the feature set that chose a DSC the source does not ship', () => {
+    const text = withMatrix('  arch: [X64]\n  features: [smm]\n  target: [DEBUG]\n');
+    const config = parse(text);
+    expect(errorOf(() => checkDefines(config, config.variants, catalog))).toMatch(/^matrix\.yaml:\d+:\d+: features\.smm\.dsc\.X64: x64-smm-debug: the source has no OvmfPkg\/OvmfPkgIa32X64\.dsc/);
+  });
 });

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { makeIndex, pruneArtifacts, renderSums, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
+import { makeIndex, pruneArtifacts, renderSums, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
 import { publishDirectory } from '../../pipeline/export/publish.ts';
 
 const log = { info: () => {}, warn: () => {} };
@@ -66,5 +66,15 @@ describe('index and checksums', () => {
     await pruneArtifacts(out, new Set(['kept']), log);
     expect(readdirSync(out).sort()).toEqual([`.tmp-${process.pid}-mine-abc`, 'kept', 'not-ours']);
     expect(existsSync(join(out, 'dropped'))).toBe(false);
+  });
+
+  it('describes only files in a variant dir, and treats a damaged boot record as no record', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'index-'));
+    mkdirSync(join(out, 'a', 'notes'), { recursive: true });
+    writeFileSync(join(out, 'a', 'manifest.json'), JSON.stringify(manifest('a', [])));
+    writeFileSync(join(out, 'a', 'boot.json'), '{"ok": tru');
+    const index = await writeIndex(out);
+    expect(index.variants.map((v) => [v.id, v.boot])).toEqual([['a', undefined]]);
+    expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8')).not.toMatch(/notes/);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BuildPlan, VariantOutcome } from '../../pipeline/domain.ts';
 import { connectionFailure } from '../../pipeline/engine/docker-engine.ts';
-import { BuildError, EngineLostError } from '../../pipeline/errors.ts';
+import { BuildError, CancelledError, EngineLostError } from '../../pipeline/errors.ts';
 import { runVariants } from '../../pipeline/queue/run-variants.ts';
 import type { Reporter } from '../../pipeline/report/reporter.ts';
 
@@ -49,6 +49,20 @@ describe('the variant queue', () => {
     expect(outcomes.map((o) => o.status)).toEqual(['failed', 'failed', 'failed']);
     const c = outcomes[2]!;
     expect(c.status === 'failed' && c.error.message).toBe('lost the container engine at unix:///run/docker.sock while c waited its turn (ECONNRESET)');
+  });
+
+  it('on abort, waits for the running job to unwind before it returns', async () => {
+    const ac = new AbortController();
+    let unwound = false;
+    const outcomes = await runVariants([plan('a'), plan('b')], 1, ac.signal, recorder(), async (_p, signal) => {
+      setTimeout(() => ac.abort(), 5);
+      await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+      await new Promise((r) => setTimeout(r, 50)); // stopping its container
+      unwound = true;
+      throw new CancelledError();
+    });
+    expect(unwound).toBe(true);
+    expect(outcomes.map((o) => o.status)).toEqual(['cancelled', 'cancelled']);
   });
 
   it('marks variants cancelled when the run is interrupted before their turn', async () => {
