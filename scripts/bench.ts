@@ -27,9 +27,10 @@ import { selectVariants } from '../pipeline/config/select.ts';
 import type { Index, Variant } from '../pipeline/domain.ts';
 import { cacheNamespace } from '../pipeline/engine/cache-namespace.ts';
 import { DockerEngine } from '../pipeline/engine/docker-engine.ts';
-import { newRunId, RunScope } from '../pipeline/engine/run-scope.ts';
+import { LABEL, newRunId, RunScope } from '../pipeline/engine/run-scope.ts';
+import { describeError } from '../pipeline/errors.ts';
 import { ensureBuilderImage } from '../pipeline/image/builder-image.ts';
-import { sourceIdentity } from '../pipeline/source/materialize.ts';
+import { materializeSource, sourceIdentity } from '../pipeline/source/materialize.ts';
 import { sourceKey, sourceVolumeName } from '../pipeline/source/prepare.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
@@ -50,6 +51,16 @@ const config = loadConfig(configPath);
 const variants = selectVariants(config.variants, opt.only);
 const cores = availableParallelism();
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-bench-'));
+const cold = join(work, 'cache');
+// Ctrl-C: the CLI child (same process group) stops by itself; the hand build is stopped here,
+// and main's cleanup removes the work dir and the cold cache's volumes.
+const controller = new AbortController();
+let stopping: (() => Promise<unknown>) | undefined;
+process.once('SIGINT', () => {
+  say('interrupted: cleaning up');
+  controller.abort(new Error('SIGINT'));
+  void stopping?.();
+});
 
 interface CliRun {
   readonly seconds: number;
@@ -115,10 +126,10 @@ async function main(): Promise<void> {
   const only = ['--only', variants.map((v) => v.id).join(',')];
   say(`${variants.length} variants (${variants.map((v) => v.id).join(', ')}), ${cores} cores; work dir ${work}`);
 
-  // (b) cold: a new cache dir (its own engine volumes); downloads are copied in so that the
-  // network does not count.
-  const cold = join(work, 'cache');
+  // (b) cold: a new cache dir (its own engine volumes); the source files are fetched into the
+  // user's cache first (on a fresh host) and copied in, so that the network does not count.
   mkdirSync(cold);
+  await materializeSource(config.source, defaultCacheDir(), log, controller.signal);
   cpSync(join(defaultCacheDir(), 'downloads'), join(cold, 'downloads'), { recursive: true });
   const out = join(work, 'artifacts');
   const common = ['--config', configPath, '--out', out, '--cache-dir', cold, ...only];
@@ -149,11 +160,13 @@ async function main(): Promise<void> {
   if (!opt['skip-hand']) {
     const engine = new DockerEngine();
     const scope = new RunScope(engine, newRunId());
+    stopping = () => scope.cleanup();
     try {
-      const image = await ensureBuilderImage(scope, config.builder, cold, log, new AbortController().signal);
+      const image = await ensureBuilderImage(scope, config.builder, cold, log, controller.signal);
       const volume = sourceVolumeName(sourceKey(await sourceIdentity(config.source), image.id), cacheNamespace(cold));
       const perVariant: Record<string, number> = {};
       for (const v of variants) {
+        controller.signal.throwIfAborted();
         say(`(a) by hand: ${v.id}`);
         perVariant[v.id] = await handBuild(scope, image.id, volume, v);
       }
@@ -200,15 +213,19 @@ async function main(): Promise<void> {
   ];
   const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   process.stdout.write(`${rows.map((r) => r.map((x, i) => x.padEnd(width[i]!)).join('  ').trimEnd()).join('\n')}\n\nJSON: ${file}\n`);
+}
 
-  // The cold cache's engine volumes are this run's own: remove them.
+/** The work dir and the cold cache's engine volumes are this bench's own: removed whatever happened. */
+async function cleanup(): Promise<void> {
   rmSync(work, { recursive: true, force: true });
   const engine = new DockerEngine();
-  const found = await engine.findLabelled({ 'edk2-matrix': '1' });
-  for (const v of found.volumes) if (v.id.includes(`-${cacheNamespace(cold)}`)) await engine.removeVolume(v.id);
+  const found = await engine.findLabelled({ [LABEL]: '1' });
+  for (const v of found.volumes) {
+    if (v.id.includes(`-${cacheNamespace(cold)}`)) await engine.removeVolume(v.id).catch((err: unknown) => say(`warning: ${describeError(err)}`));
+  }
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench: ${(err as Error).message}\n`);
-  process.exitCode = 1;
-});
+  process.stderr.write(`bench: ${controller.signal.aborted ? 'interrupted' : describeError(err)}\n`);
+  process.exitCode = controller.signal.aborted ? 130 : 1;
+}).finally(cleanup);

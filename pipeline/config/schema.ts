@@ -132,4 +132,3 @@ export const configSchema = z.strictObject({
 
 export type RawConfig = z.output<typeof configSchema>;
 export type RawSelector = z.output<typeof selectorSchema>;
-export type RawFeature = z.output<typeof featureSchema>;

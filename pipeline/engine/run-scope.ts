@@ -14,8 +14,11 @@ export const LABEL_ROLE = 'edk2-matrix.role';
 export const LABEL_VARIANT = 'edk2-matrix.variant';
 export const LABEL_KEY = 'edk2-matrix.key';
 
-/** Roles: `build`, `prepare` and `probe` containers and `work` volumes live for one run; `source` and `ccache` volumes are caches. */
-export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache';
+/**
+ * Roles: `build`, `prepare` and `probe` containers and `work` volumes live for one run; `source`
+ * and `ccache` volumes and `builder` images are caches.
+ */
+export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache' | 'builder';
 
 export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuilderImage, BuilderSpec } from '../domain.ts';
-import type { RunScope } from '../engine/run-scope.ts';
+import { LABEL, LABEL_ROLE, type Role, type RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
 import { ensureBaseImage } from './base-image.ts';
@@ -42,7 +42,7 @@ export async function ensureBuilderImage(
         context: packContext(files),
         tag,
         buildArgs: { BASE: base.ref },
-        labels: { 'edk2-matrix': '1', 'edk2-matrix.role': 'builder' },
+        labels: { [LABEL]: '1', [LABEL_ROLE]: 'builder' satisfies Role },
         network: spec.network,
         onLine: (line) => {
           tail.push(line);

@@ -63,12 +63,16 @@ export async function bootToShell(manifest: Manifest, variantDir: string, opts: 
       };
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const onData = (chunk: Buffer) => {
-        raw += chunk.toString('latin1');
-        if (!reason && opts.giveUpOn?.test(raw)) {
-          reason = `QEMU reported: ${opts.giveUpOn.exec(raw)![0]}`;
+        const text = chunk.toString('latin1');
+        raw += text;
+        // Only the new output (and what a match could straddle) is searched: DEBUG firmware
+        // writes megabytes to the console, and rescanning it all per chunk is quadratic.
+        const recent = raw.slice(-(text.length + 1024));
+        if (!reason && opts.giveUpOn?.test(recent)) {
+          reason = `QEMU reported: ${opts.giveUpOn.exec(recent)![0]}`;
           child.kill('SIGKILL');
         }
-        if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(raw))) {
+        if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(recent))) {
           secondsToShell = (performance.now() - started) / 1000;
           child.stdin.write('reset -s\r');
         }

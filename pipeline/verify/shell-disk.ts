@@ -24,8 +24,13 @@ export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ 
     return undefined;
   }
   const root = await mkdtemp(join(tmpdir(), `edk2-matrix-shelldisk-${m.id}-`));
-  await mkdir(join(root, 'EFI', 'BOOT'), { recursive: true });
-  await copyFile(shell, join(root, 'EFI', 'BOOT', REMOVABLE_BOOT_FILE[m.arch]));
+  try {
+    await mkdir(join(root, 'EFI', 'BOOT'), { recursive: true });
+    await copyFile(shell, join(root, 'EFI', 'BOOT', REMOVABLE_BOOT_FILE[m.arch]));
+  } catch (err) {
+    await rm(root, { recursive: true, force: true });
+    throw err;
+  }
   return {
     args: ['-drive', `if=none,id=shelldisk,format=raw,readonly=on,file=fat:${root.replaceAll(',', ',,')}`, '-device', 'virtio-blk-pci,drive=shelldisk'],
     cleanup: () => rm(root, { recursive: true, force: true }),

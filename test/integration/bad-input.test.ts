@@ -4,11 +4,11 @@
  * the artifacts directory is untouched and no container or volume is created.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { matrixCommand } from '../../pipeline/cli/matrix-command.ts';
 import { DockerEngine } from '../../pipeline/engine/docker-engine.ts';
 import { MatrixError } from '../../pipeline/errors.ts';
@@ -18,6 +18,7 @@ import { snapshot } from '../helpers/snapshot.ts';
 const exec = promisify(execFile);
 const engine = new DockerEngine();
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-bad-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const out = join(work, 'artifacts');
 
 /** The default matrix, its relative paths made absolute so it can live in a temp dir. */

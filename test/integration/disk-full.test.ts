@@ -4,7 +4,7 @@
  * is left; the earlier publication stays whole.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { publishVariant } from '../../pipeline/export/export-variant.ts';
 
 const isRoot = process.getuid?.() === 0;
 const dir = mkdtempSync(join(tmpdir(), 'edk2-matrix-full-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.skipIf(!isRoot)('publishing onto a full disk', () => {
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);

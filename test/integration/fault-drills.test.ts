@@ -6,18 +6,19 @@
  * cleanly; --clean removes what dead runs left; build containers run isolated.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../pipeline/cli/matrix-command.ts';
 import { defaultText, REPO } from '../helpers/config.ts';
 import { snapshot } from '../helpers/snapshot.ts';
 
 const docker = new Docker();
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-drill-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 
 interface Run {

@@ -6,17 +6,18 @@
  * serial log kept.
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, truncateSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BootRecord, Index, Manifest } from '../../pipeline/domain.ts';
 import { firmwareDescriptorSchema } from '../../pipeline/export/qemu-firmware-schema.ts';
 import { REPO } from '../helpers/config.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-it-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 const out = join(work, 'artifacts');
 const BUILT = ['aarch64-debug', 'arm-debug', 'ia32-debug', 'x64-secureboot-smm-debug'];
 
