@@ -15,11 +15,11 @@
  *   npm run bench -- [--config bench/matrix.yaml] [--only IDS] [--skip-hand]
  */
 import { spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { finished } from 'node:stream/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Writable } from 'node:stream';
 import { buildArgs, buildEnv } from '../pipeline/build/command.ts';
 import { defaultCacheDir } from '../pipeline/cli/matrix-command.ts';
 import { loadConfig } from '../pipeline/config/load.ts';
@@ -79,15 +79,21 @@ function runCli(args: readonly string[]): Promise<CliRun> {
   });
 }
 
-/** The constant script of a hand build: build arguments arrive as "$@", never pasted in. */
+/**
+ * The constant script of a hand build: build arguments arrive as "$@", never pasted in. They
+ * are set aside before sourcing edksetup.sh, which reads the positional parameters it inherits
+ * as its own options and stops (help text, status 1) on `-a`.
+ */
 const HAND_BUILD = [
   'set -e',
+  'args=("$@")',
+  'set --',
   'cp -a /src/. /hand/edk2/',
   'cd /hand/edk2',
   'make -C BaseTools/Source/C clean >/dev/null',
   'make -C BaseTools/Source/C -j"$(nproc)" >/dev/null',
   '. ./edksetup.sh >/dev/null',
-  'build "$@"',
+  'build "${args[@]}"',
 ].join('\n');
 
 /** (a) one variant the way the hand-written notes do it, in a fresh container. */
@@ -105,11 +111,18 @@ async function handBuild(scope: RunScope, imageId: string, sourceVolume: string,
     hardened: false,
   }, 'build');
   const t = performance.now();
+  const logPath = join(work, `hand-${v.id}.log`);
   try {
     await container.start();
-    await container.streamOutput(new Writable({ write: (_c, _e, done) => done() }));
+    const logFile = createWriteStream(logPath);
+    await container.streamOutput(logFile);
+    logFile.end();
+    await finished(logFile);
     const { exitCode } = await container.wait();
-    if (exitCode !== 0) throw new Error(`hand build of ${v.id} exited ${exitCode}`);
+    if (exitCode !== 0) {
+      const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-25).join('\n');
+      throw new Error(`hand build of ${v.id} exited ${exitCode}; its last lines:\n${tail}`);
+    }
     return (performance.now() - t) / 1000;
   } finally {
     await scope.removeContainer(container);
