@@ -56,7 +56,10 @@ const cold = join(work, 'cache');
 // and main's cleanup removes the work dir and the cold cache's volumes.
 const controller = new AbortController();
 let stopping: (() => Promise<unknown>) | undefined;
-process.once('SIGINT', () => {
+// `on`, not `once`: a terminal's Ctrl-C reaches this process twice (directly and relayed by tsx),
+// and a second default SIGINT would end it before the cleanup.
+process.on('SIGINT', () => {
+  if (controller.signal.aborted) return;
   say('interrupted: cleaning up');
   controller.abort(new Error('SIGINT'));
   void stopping?.();
