@@ -15,8 +15,7 @@
  *   npm run bench -- [--config bench/matrix.yaml] [--only IDS] [--skip-hand]
  */
 import { spawn } from 'node:child_process';
-import { cpSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { finished } from 'node:stream/promises';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,6 +26,7 @@ import { selectVariants } from '../pipeline/config/select.ts';
 import type { Index, Variant } from '../pipeline/domain.ts';
 import { cacheNamespace } from '../pipeline/engine/cache-namespace.ts';
 import { DockerEngine } from '../pipeline/engine/docker-engine.ts';
+import { followOutputToFile } from '../pipeline/engine/output-log.ts';
 import { LABEL, newRunId, RunScope } from '../pipeline/engine/run-scope.ts';
 import { describeError } from '../pipeline/errors.ts';
 import { ensureBuilderImage } from '../pipeline/image/builder-image.ts';
@@ -56,8 +56,8 @@ const cold = join(work, 'cache');
 // and main's cleanup removes the work dir and the cold cache's volumes.
 const controller = new AbortController();
 let stopping: (() => Promise<unknown>) | undefined;
-// `on`, not `once`: a terminal's Ctrl-C reaches this process twice (directly and relayed by tsx),
-// and a second default SIGINT would end it before the cleanup.
+// `on`, not `once`: a wrapper may relay the terminal's Ctrl-C a second time, and a second
+// default SIGINT would end the bench before its cleanup.
 process.on('SIGINT', () => {
   if (controller.signal.aborted) return;
   say('interrupted: cleaning up');
@@ -74,7 +74,7 @@ interface CliRun {
 function runCli(args: readonly string[]): Promise<CliRun> {
   return new Promise((done) => {
     const t = performance.now();
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '' } });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.stdout.resume();
@@ -117,15 +117,10 @@ async function handBuild(scope: RunScope, imageId: string, sourceVolume: string,
   const logPath = join(work, `hand-${v.id}.log`);
   try {
     await container.start();
-    const logFile = createWriteStream(logPath);
-    await container.streamOutput(logFile);
-    logFile.end();
-    await finished(logFile);
+    const { writeError, lastLines } = await followOutputToFile(container, logPath);
     const { exitCode } = await container.wait();
-    if (exitCode !== 0) {
-      const tail = readFileSync(logPath, 'utf8').trimEnd().split('\n').slice(-25).join('\n');
-      throw new Error(`hand build of ${v.id} exited ${exitCode}; its last lines:\n${tail}`);
-    }
+    if (writeError) throw new Error(`cannot write ${logPath}: ${writeError.message}`);
+    if (exitCode !== 0) throw new Error(`hand build of ${v.id} exited ${exitCode}; its last lines:\n${lastLines.join('\n')}`);
     return (performance.now() - t) / 1000;
   } finally {
     await scope.removeContainer(container);

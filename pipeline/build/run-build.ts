@@ -4,11 +4,9 @@
  * Output streams to the variant's log file; CPU use is sampled for the summary. The container
  * and its volume are removed afterwards, whatever happened.
  */
-import { createWriteStream } from 'node:fs';
-import { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
+import { followOutputToFile, type FollowedOutput } from '../engine/output-log.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError } from '../errors.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
@@ -41,42 +39,7 @@ export interface FinishedBuild {
   readonly workVolume: string;
 }
 
-const LAST_LINES = 20;
 const STATS_EVERY_MS = 3000;
-
-/** A Writable that writes to the log file and hands every complete line to `onLine`. */
-function lineTap(file: Writable, onLine: (line: string) => void, last: string[]): Writable {
-  let partial = '';
-  const emit = (line: string) => {
-    last.push(line);
-    if (last.length > LAST_LINES) last.shift();
-    onLine(line);
-  };
-  return new Writable({
-    write(chunk: Buffer, _enc, done) {
-      const text = partial + chunk.toString();
-      const lines = text.split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) emit(l.replace(/\r$/, ''));
-      // A log file that failed (disk full) is given up on; the build reports it at the end.
-      if (file.destroyed) done();
-      else if (!file.write(chunk)) {
-        const go = () => {
-          file.off('drain', go);
-          file.off('close', go);
-          done();
-        };
-        file.on('drain', go);
-        file.on('close', go); // destroyed by an error while we waited
-      } else done();
-    },
-    final(done) {
-      if (partial) emit(partial);
-      if (file.destroyed) done();
-      else file.end(() => done());
-    },
-  });
-}
 
 /** Samples a running container's CPU time; the last sample is its total. */
 function sampleCpu(container: Container): { stop: () => number } {
@@ -143,11 +106,6 @@ export async function withBuild<T>(
     // Ctrl-C while the container was being created: the abort cleanup did not know it yet.
     if (signal.aborted) throw new CancelledError();
 
-    const last: string[] = [];
-    const logFile = createWriteStream(job.logPath);
-    let logError: Error | undefined;
-    logFile.on('error', (err) => (logError ??= err));
-    const tap = lineTap(logFile, job.onLine, last);
     let stopReason: 'timeout' | 'cancelled' | undefined;
     const c = container;
     const stop = (reason: 'timeout' | 'cancelled') => {
@@ -158,12 +116,13 @@ export async function withBuild<T>(
     signal.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => stop('timeout'), limits.timeoutMs);
     let status;
+    let output: FollowedOutput;
     let cpuNanos = 0;
     try {
       await container.start();
       const cpu = sampleCpu(container);
       try {
-        await container.streamOutput(tap);
+        output = await followOutputToFile(container, job.logPath, job.onLine);
         status = await container.wait();
       } finally {
         cpuNanos = cpu.stop();
@@ -171,13 +130,12 @@ export async function withBuild<T>(
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
-      tap.end();
-      await finished(tap).catch(() => {});
     }
     if (stopReason === 'cancelled' || signal.aborted) throw new CancelledError();
-    if (logError) throw new BuildError(variant.id, `cannot write its log: ${logError.message}`, status.exitCode, undefined, [...last]);
+    const { writeError, lastLines } = output;
+    if (writeError) throw new BuildError(variant.id, `cannot write its log: ${writeError.message}`, status.exitCode, undefined, [...lastLines]);
     if (status.exitCode !== 0 || stopReason) {
-      throw new BuildError(variant.id, failureReason(status, stopReason, limits), status.exitCode, job.logPath, [...last]);
+      throw new BuildError(variant.id, failureReason(status, stopReason, limits), status.exitCode, job.logPath, [...lastLines]);
     }
     return { result: await use({ container, argv, workVolume }), cpuNanos };
   } finally {

@@ -4,13 +4,12 @@
  * when its ready marker holds the expected key; a half-made one is removed.
  */
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { BuilderImage, PreparedSource, SourceSpec } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
+import { followOutputToFile } from '../engine/output-log.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
 import { describeError, SourceError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
@@ -95,7 +94,8 @@ export async function ensureSource(
     }, 'prepare');
     await copyTree(container, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`)));
     await container.start();
-    await streamToFile(container, logPath);
+    const { writeError } = await followOutputToFile(container, logPath);
+    if (writeError) throw new SourceError(`cannot write the log ${logPath}: ${writeError.message}`, 'free some disk space');
     const { exitCode } = await container.wait();
     if (exitCode !== 0) {
       const text = await readFile(logPath, 'utf8');
@@ -135,18 +135,4 @@ async function copyTree(container: Container, tree: { stream: Readable; done: Pr
   if (packed.status === 'rejected' && packed.reason instanceof SourceError) throw packed.reason;
   if (put.status === 'rejected') throw put.reason;
   if (packed.status === 'rejected') throw packed.reason;
-}
-
-/** Follows the container's output into a log file; a failed write fails the step. */
-async function streamToFile(container: Container, logPath: string): Promise<void> {
-  const logFile = createWriteStream(logPath);
-  let writeError: Error | undefined;
-  logFile.on('error', (err) => (writeError ??= err));
-  try {
-    await container.streamOutput(logFile);
-  } finally {
-    logFile.end();
-    await finished(logFile).catch(() => {});
-  }
-  if (writeError) throw new SourceError(`cannot write the log ${logPath}: ${writeError.message}`, 'free some disk space');
 }
