@@ -3,6 +3,7 @@
  * user is told. Checked for every variant before anything starts.
  */
 import type { Variant } from '../domain.ts';
+import { isTrue, isX86 } from './variant-facts.ts';
 
 export interface BrokenRule {
   /** The define to point at. */
@@ -11,8 +12,6 @@ export interface BrokenRule {
   readonly hint: string;
 }
 
-const isTrue = (v: Variant, name: string): boolean => v.defines[name]?.toUpperCase() === 'TRUE';
-const isX86 = (v: Variant): boolean => v.arch === 'X64' || v.arch === 'IA32';
 const isOvmf = (v: Variant): boolean => v.platform.dsc.startsWith('OvmfPkg/');
 
 interface Rule {

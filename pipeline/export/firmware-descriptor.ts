@@ -6,12 +6,9 @@
  */
 import type { Arch, Variant } from '../domain.ts';
 import { firmwareDescriptorSchema, type FirmwareDescriptor, type FirmwareFeature } from './qemu-firmware-schema.ts';
-import { isSmm } from './qemu-launch.ts';
+import { isSmm, isTrue, isX86 } from '../config/variant-facts.ts';
 
 const emulator: Record<Arch, 'x86_64' | 'i386' | 'aarch64' | 'arm'> = { X64: 'x86_64', IA32: 'i386', AARCH64: 'aarch64', ARM: 'arm' };
-
-const isTrue = (v: Variant, name: string) => v.defines[name]?.toUpperCase() === 'TRUE';
-const isX86 = (v: Variant) => v.arch === 'X64' || v.arch === 'IA32';
 
 /** `{id}` and `{arch}` in the configured prefix become the variant's id and lower-case arch. */
 export function installDir(prefix: string, variant: Variant): string {

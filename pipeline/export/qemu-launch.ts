@@ -3,14 +3,11 @@
  * vars template, headless with the serial console on stdio. Users append their own disks and
  * display options (e.g. `-device virtio-gpu-pci -display gtk`).
  */
+import { isSmm } from '../config/variant-facts.ts';
 import type { QemuLaunch, Variant } from '../domain.ts';
 
 export const CODE_PLACEHOLDER = '${CODE}';
 export const VARS_PLACEHOLDER = '${VARS}';
-
-export function isSmm(variant: Variant): boolean {
-  return variant.defines.SMM_REQUIRE?.toUpperCase() === 'TRUE';
-}
 
 export function qemuLaunch(variant: Variant, code: string, varsTemplate: string): QemuLaunch {
   const q = variant.platform.qemu;

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { keyedBuildArgs, variantKey } from '../../pipeline/plan/cache-key.ts';
 import { ArtifactCache } from '../../pipeline/export/artifact-cache.ts';
 import { parse, withMatrix } from '../helpers/config.ts';
@@ -27,14 +27,14 @@ describe('artifact cache', () => {
   const log = { info: () => {}, warnings: [] as string[], warn(m: string) { this.warnings.push(m); } };
 
   it('returns stored files after checking their digests', async () => {
-    const cache = new ArtifactCache(mkdtempSync(join(tmpdir(), 'ac-')));
+    const cache = new ArtifactCache(tempDir('ac-'));
     await cache.store('k'.repeat(64), [{ name: 'OVMF_CODE.fd', data: Buffer.from('code') }]);
     const files = await cache.lookup('k'.repeat(64), 'x64-debug', log);
     expect(files?.map((f) => [f.name, f.data.toString()])).toEqual([['OVMF_CODE.fd', 'code']]);
   });
 
   it('rebuilds a damaged entry: warns, removes it, reports a miss', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ac-'));
+    const dir = tempDir('ac-');
     const cache = new ArtifactCache(dir);
     const key = 'a'.repeat(64);
     await cache.store(key, [{ name: 'OVMF_CODE.fd', data: Buffer.from('code') }]);
@@ -45,7 +45,7 @@ describe('artifact cache', () => {
   });
 
   it('prunes entries not kept', async () => {
-    const cache = new ArtifactCache(mkdtempSync(join(tmpdir(), 'ac-')));
+    const cache = new ArtifactCache(tempDir('ac-'));
     await cache.store('b'.repeat(64), [{ name: 'f', data: Buffer.from('1') }]);
     await cache.store('c'.repeat(64), [{ name: 'f', data: Buffer.from('2') }]);
     expect(await cache.prune(new Set(['b'.repeat(64)]))).toBe(1);

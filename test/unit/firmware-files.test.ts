@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { VIRT_PFLASH_BYTES } from '../../pipeline/config/platforms.ts';
 import { launchScript } from '../../pipeline/export/launch-script.ts';
 import { makeManifest } from '../../pipeline/export/manifest.ts';
@@ -71,7 +71,7 @@ describe('launch.sh', () => {
   });
 
   it('runs the manifest argv with the paths filled in and extra arguments appended', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'launch-'));
+    const dir = tempDir('launch-');
     const script = join(dir, 'launch.sh');
     writeFileSync(script, launchScript(manifest).replace("exec 'qemu-system-x86_64'", "exec printf '%s\\n' 'qemu-system-x86_64'"), { mode: 0o755 });
     writeFileSync(join(dir, 'OVMF_VARS.fd'), 'template');

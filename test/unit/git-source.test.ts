@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { extract, pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { checkoutGit, checkoutSteps, walkCheckout } from '../../pipeline/source/git.ts';
 
 const log = { info: () => {}, warn: () => {} };
@@ -11,7 +11,7 @@ const git = (cwd: string, ...args: string[]) => execFileSync('git', ['-c', 'user
 
 /** A local repository with two commits; returns it and the first commit's id. */
 function repo(): { dir: string; first: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'edk2-git-'));
+  const dir = tempDir('edk2-git-');
   git(dir, 'init', '-q');
   writeFileSync(join(dir, 'OvmfPkg.dsc'), 'first\n');
   git(dir, 'add', '.');
@@ -32,7 +32,7 @@ describe('git source', () => {
 
   it('checks out a commit that is not the branch head', async () => {
     const { dir, first } = repo();
-    const cache = mkdtempSync(join(tmpdir(), 'edk2-cache-'));
+    const cache = tempDir('edk2-cache-');
     const checkout = await checkoutGit(`file://${dir}`, first, false, cache, log, new AbortController().signal);
     expect(readFileSync(join(checkout, 'OvmfPkg.dsc'), 'utf8')).toBe('first\n');
     // A second call reuses the checkout.
@@ -41,7 +41,7 @@ describe('git source', () => {
 
   it('fails with the commit named when it does not exist', async () => {
     const { dir } = repo();
-    await expect(checkoutGit(`file://${dir}`, 'f'.repeat(40), false, mkdtempSync(join(tmpdir(), 'c-')), log, new AbortController().signal))
+    await expect(checkoutGit(`file://${dir}`, 'f'.repeat(40), false, tempDir('c-'), log, new AbortController().signal))
       .rejects.toThrow(new RegExp(`git source file://.* at ${'f'.repeat(40)}:`));
   });
 

@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { makeIndex, pruneArtifacts, renderSums, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
 import { publishDirectory } from '../../pipeline/export/publish.ts';
 
@@ -10,7 +10,7 @@ const isRoot = process.getuid?.() === 0;
 
 describe('atomic publication', () => {
   it('replaces a variant directory with exactly the new files', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'pub-'));
+    const out = tempDir('pub-');
     await publishDirectory(out, 'x64-debug', [{ name: 'a', data: '1' }, { name: 'stale', data: 'old' }]);
     await publishDirectory(out, 'x64-debug', [{ name: 'a', data: '2' }]);
     expect(readdirSync(join(out, 'x64-debug'))).toEqual(['a']);
@@ -19,7 +19,7 @@ describe('atomic publication', () => {
   });
 
   it('leaves the previous directory untouched and no temporary one when a write fails', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'pub-'));
+    const out = tempDir('pub-');
     await publishDirectory(out, 'x64-debug', [{ name: 'a', data: 'good' }]);
     // A file name that cannot be created fails the write half-way through the new directory.
     await expect(publishDirectory(out, 'x64-debug', [{ name: 'b', data: 'new' }, { name: 'no/such/dir', data: 'x' }])).rejects.toThrow(/ENOENT/);
@@ -28,7 +28,7 @@ describe('atomic publication', () => {
   });
 
   it.skipIf(isRoot)('fails cleanly when the output directory is not writable', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'pub-'));
+    const out = tempDir('pub-');
     chmodSync(out, 0o500);
     await expect(publishDirectory(out, 'x64-debug', [{ name: 'a', data: '1' }])).rejects.toThrow(/EACCES/);
   });
@@ -55,7 +55,7 @@ describe('index and checksums', () => {
   });
 
   it('removes variants the matrix no longer declares and temporary leftovers of dead runs', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'prune-'));
+    const out = tempDir('prune-');
     for (const id of ['kept', 'dropped']) {
       mkdirSync(join(out, id));
       writeFileSync(join(out, id, 'manifest.json'), JSON.stringify(manifest(id, [])));
@@ -69,7 +69,7 @@ describe('index and checksums', () => {
   });
 
   it('describes only files in a variant dir, and treats a damaged boot record as no record', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'index-'));
+    const out = tempDir('index-');
     mkdirSync(join(out, 'a', 'notes'), { recursive: true });
     writeFileSync(join(out, 'a', 'manifest.json'), JSON.stringify(manifest('a', [])));
     writeFileSync(join(out, 'a', 'boot.json'), '{"ok": tru');

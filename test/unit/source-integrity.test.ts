@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp-dir.ts';
 import { SourceError } from '../../pipeline/errors.ts';
 import { fetchVerified } from '../../pipeline/source/download.ts';
 import { packTree } from '../../pipeline/source/pack-tree.ts';
@@ -24,7 +24,7 @@ async function tarFile(dir: string, name: string, entries: { name: string; type?
 
 describe('source downloads', () => {
   it('caches a file whose sha256 matches', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dl-'));
+    const dir = tempDir('dl-');
     const src = join(dir, 'edk2.tar');
     writeFileSync(src, 'edk2 source');
     const cached = await fetchVerified(src, sha('edk2 source'), 'edk2.tar', join(dir, 'cache'), log, signal);
@@ -32,7 +32,7 @@ describe('source downloads', () => {
   });
 
   it('refuses a file whose sha256 differs and keeps nothing of it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'dl-'));
+    const dir = tempDir('dl-');
     const src = join(dir, 'edk2.tar');
     writeFileSync(src, 'tampered');
     const pinned = sha('edk2 source');
@@ -42,14 +42,14 @@ describe('source downloads', () => {
   });
 
   it('says what to do when a source file is missing', async () => {
-    await expect(fetchVerified('/nonexistent/edk2.tar.xz', sha('x'), 'edk2.tar.xz', mkdtempSync(join(tmpdir(), 'dl-')), log, signal))
+    await expect(fetchVerified('/nonexistent/edk2.tar.xz', sha('x'), 'edk2.tar.xz', tempDir('dl-'), log, signal))
       .rejects.toThrow(/source file \/nonexistent\/edk2\.tar\.xz does not exist/);
   });
 });
 
 describe('unpacking', () => {
   it('streams safe entries with the top directory stripped, owned by the build user', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tar-'));
+    const dir = tempDir('tar-');
     const path = await tarFile(dir, 'a.tar', [{ name: 'edk2/', type: 'directory' }, { name: 'edk2/OvmfPkg/a.dsc', body: 'x' }]);
     const { stream, done } = packTree([{ path, name: 'a.tar', strip: 1 }], [], [], () => {});
     const names: string[] = [];
@@ -65,7 +65,7 @@ describe('unpacking', () => {
   });
 
   it('refuses an archive with a .. entry before passing anything after it on', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tar-'));
+    const dir = tempDir('tar-');
     const path = await tarFile(dir, 'evil.tar', [{ name: 'edk2/ok', body: 'x' }, { name: 'edk2/../../etc/cron.d/evil', body: 'y' }, { name: 'edk2/after', body: 'z' }]);
     const { stream, done } = packTree([{ path, name: 'evil.tar', strip: 1 }], [], [], () => {});
     stream.on('error', () => {});
@@ -75,7 +75,7 @@ describe('unpacking', () => {
   });
 
   it('refuses an absolute entry name', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tar-'));
+    const dir = tempDir('tar-');
     const path = await tarFile(dir, 'abs.tar', [{ name: '/etc/passwd', body: 'x' }]);
     const { stream, done } = packTree([{ path, name: 'abs.tar', strip: 0 }], [], [], () => {});
     stream.on('error', () => {});
@@ -84,7 +84,7 @@ describe('unpacking', () => {
   });
 
   it('leaves out a link leading outside the tree and says so', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'tar-'));
+    const dir = tempDir('tar-');
     const path = await tarFile(dir, 'l.tar', [{ name: 'edk2/x', type: 'symlink', linkname: '/opt/X11/include' }, { name: 'edk2/y', body: 'ok' }]);
     const skipped: string[] = [];
     const { stream, done } = packTree([{ path, name: 'l.tar', strip: 1 }], [], [], (entry, reason) => skipped.push(`${entry} (${reason})`));
