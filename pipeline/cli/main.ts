@@ -5,14 +5,22 @@
 import { setMaxListeners } from 'node:events';
 import { describeError, MatrixError } from '../errors.ts';
 
+/** Signals closer together than this are one interrupt delivered twice. */
+const SAME_INTERRUPT_MS = 500;
+
 export function runCommand(main: (argv: readonly string[], signal: AbortSignal) => Promise<number>): void {
   const controller = new AbortController();
   // Every queued variant and running build listens to it: more than Node's default of 10.
   setMaxListeners(0, controller.signal);
-  let interrupts = 0;
+  let firstAt: number | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    interrupts += 1;
-    if (interrupts > 1) process.exit(130);
+    if (firstAt !== undefined) {
+      // One Ctrl-C can arrive twice when a wrapper relays it to the process group that already
+      // got it; only a later one is the user's "quit now".
+      if (performance.now() - firstAt > SAME_INTERRUPT_MS) process.exit(130);
+      return;
+    }
+    firstAt = performance.now();
     process.stderr.write(`\n${sig}: stopping, removing containers (again to quit at once)\n`);
     controller.abort(new Error(sig));
   };

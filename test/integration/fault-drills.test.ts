@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { hostname, tmpdir } from 'node:os';
+import { constants, hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,6 @@ import { snapshot } from '../helpers/snapshot.ts';
 const docker = new Docker();
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-drill-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const TSX = join(REPO, 'node_modules', '.bin', 'tsx');
 
 interface Run {
   readonly code: number | null;
@@ -31,11 +30,12 @@ interface Run {
 
 /**
  * Runs the CLI; `during` may act on the run while it goes (returns when it is done acting).
- * The CLI is spawned through tsx, which passes signals on to it.
+ * The CLI runs as users start it, `npm run matrix`, in a process group of its own: `during`
+ * gets that group's id, so that a signal can reach every process in it, as a terminal's Ctrl-C does.
  */
-function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: (pid: number, signalled: () => void) => Promise<void> } = {}): Promise<Run> {
+function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: (group: number, signalled: () => void) => Promise<void> } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = spawn(TSX, ['pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '', ...opts.env } });
+    const child = spawn('npm', ['run', '-s', 'matrix', '--', ...args], { cwd: REPO, detached: true, env: { ...process.env, GITHUB_ACTIONS: '', ...opts.env } });
     let stdout = '';
     let stderr = '';
     let signalledAt: number | undefined;
@@ -43,8 +43,9 @@ function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: 
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     const acting = opts.during?.(child.pid!, () => (signalledAt = performance.now())) ?? Promise.resolve();
     // A drill whose own action failed (no build container showed up) stops the run and fails with that reason.
-    acting.catch(() => child.kill('SIGKILL'));
-    child.on('close', (code) => acting.then(() => resolve({ code, stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }), reject));
+    acting.catch(() => process.kill(-child.pid!, 'SIGKILL'));
+    // What a shell reports: a process ended by a signal exits 128 + its number (npm re-raises the CLI's SIGINT).
+    child.on('close', (exit, signal) => acting.then(() => resolve({ code: exit ?? 128 + constants.signals[signal!], stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }), reject));
   });
 }
 
@@ -156,12 +157,12 @@ describe('fault drills against the real engine', () => {
     const before = snapshot(out);
     let runLabel = '';
     const run = await cli(['--only', 'x64-debug', '--no-cache', '--out', out], {
-      during: async (pid, signalled) => {
+      during: async (group, signalled) => {
         const id = await runningBuild('x64-debug');
         runLabel = (await docker.getContainer(id).inspect()).Config.Labels['edk2-matrix.run']!;
         await new Promise((r) => setTimeout(r, 5_000));
         signalled();
-        process.kill(pid, 'SIGINT');
+        process.kill(-group, 'SIGINT'); // every process of the run, as a terminal's Ctrl-C
       },
     });
     expect(run.code).toBe(130);
