@@ -21,7 +21,8 @@ const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-drill-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Run {
-  readonly code: number | null;
+  /** Exit status as a shell reports it (128 + n for a process ended by signal n). */
+  readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
   /** Milliseconds from the signal (if one was sent) to the exit. */
