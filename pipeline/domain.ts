@@ -3,8 +3,10 @@
  * config → plan → image/source → queue → build → export → report.
  */
 
-export const ARCHES = ['X64', 'IA32', 'AARCH64', 'ARM'] as const;
-export type Arch = (typeof ARCHES)[number];
+import type { Arch } from './platforms.ts';
+
+/** Architectures and their facts live in the platform table. */
+export { ARCHES, type Arch } from './platforms.ts';
 
 export const TARGETS = ['DEBUG', 'RELEASE', 'NOOPT'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -89,6 +91,8 @@ export interface QemuTarget {
 /** What edk2 and QEMU need to know about one (DSC, architecture) pair. */
 export interface Platform {
   readonly dsc: string;
+  /** OVMF (x86, sized by FD_SIZE_* defines) or ArmVirtQemu (fixed 64 MiB pflash). */
+  readonly family: 'ovmf' | 'armvirt';
   /** `-a` arguments, in order (SMM builds need IA32 and X64). */
   readonly buildArches: readonly Arch[];
   /** Directory under Build/ that the DSC's OUTPUT_DIRECTORY names. */

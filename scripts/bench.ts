@@ -19,7 +19,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildArgs, buildEnv } from '../pipeline/build/command.ts';
+import { buildArgs, buildEnv } from '../pipeline/plan/build-command.ts';
 import { defaultCacheDir } from '../pipeline/cli/matrix-command.ts';
 import { loadConfig } from '../pipeline/config/load.ts';
 import { selectVariants } from '../pipeline/config/select.ts';

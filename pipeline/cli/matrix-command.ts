@@ -5,13 +5,13 @@
 import { homedir } from 'node:os';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildArgs, buildEnv } from '../build/command.ts';
+import { buildArgs, buildEnv } from '../plan/build-command.ts';
 import { HELP, parseCli, type CliOptions } from './args.ts';
 import { loadConfig } from '../config/load.ts';
 import { selectVariants } from '../config/select.ts';
 import type { Variant } from '../domain.ts';
-import { cleanLeftovers } from '../engine/clean.ts';
-import { pruneCaches } from '../engine/prune-cache.ts';
+import { cleanLeftovers } from './clean.ts';
+import { pruneCaches } from './prune-cache.ts';
 import { DockerEngine } from '../engine/docker-engine.ts';
 import { qemuLaunch } from '../export/qemu-launch.ts';
 import { schedule } from '../queue/schedule.ts';

@@ -4,7 +4,7 @@
  * of the text that caused it.
  */
 import type { Arch, Assignments, Target, Variant } from '../domain.ts';
-import { dscsFor, platformFor } from './platforms.ts';
+import { dscsFor, platformFor } from '../platforms.ts';
 import { checkVariantRules } from './rules.ts';
 import type { RawConfig, RawSelector } from './schema.ts';
 import type { Path } from './locate.ts';

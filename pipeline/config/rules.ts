@@ -12,8 +12,6 @@ export interface BrokenRule {
   readonly hint: string;
 }
 
-const isOvmf = (v: Variant): boolean => v.platform.dsc.startsWith('OvmfPkg/');
-
 interface Rule {
   readonly define: string;
   readonly broken: (v: Variant) => boolean;
@@ -42,7 +40,7 @@ const rules: readonly Rule[] = [
   },
   ...['FD_SIZE_2MB', 'FD_SIZE_4MB'].map((define) => ({
     define,
-    broken: (v: Variant) => define in v.defines && !isOvmf(v),
+    broken: (v: Variant) => define in v.defines && v.platform.family !== 'ovmf',
     reason: (v: Variant) => `${define} sizes OVMF images; ${v.platform.dsc} has fixed 64 MiB pflash`,
     hint: 'exclude this combination for AARCH64 and ARM in matrix.exclude',
   })),

@@ -8,7 +8,7 @@ import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactFile, Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
-import { MANIFEST_FILE } from './artifacts-index.ts';
+import { fileMode, MANIFEST_FILE } from '../layout.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
 
 const ENTRY_FILE = 'entry.json';
@@ -78,7 +78,7 @@ export class ArtifactCache {
       await rm(dir, { recursive: true, force: true });
       return undefined;
     }
-    return entry.files.map((f) => ({ name: f.path, data: data.get(f.path)!, mode: f.path.endsWith('.sh') ? 0o755 : 0o644 }));
+    return entry.files.map((f) => ({ name: f.path, data: data.get(f.path)!, mode: fileMode(f.path) }));
   }
 
   async store(key: string, files: readonly PublishFile[]): Promise<void> {

@@ -9,16 +9,10 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
-import { publishFile, TEMP_PREFIX } from './publish.ts';
+import { publishFile } from './publish.ts';
+import { BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import { pidAlive } from '../host/pid-alive.ts';
 
-export const INDEX_FILE = 'index.json';
-export const SUMS_FILE = 'SHA256SUMS';
-export const MANIFEST_FILE = 'manifest.json';
-export const FAILED_DIR = 'failed';
-/** Written by boot verification after publishing: not in the manifest, hashed at index time. */
-export const BOOT_RECORD = 'boot.json';
-export const BOOT_SERIAL_LOG = 'boot-serial.log';
 
 export interface VariantDir {
   readonly manifest: Manifest;

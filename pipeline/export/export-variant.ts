@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import type { BuildPlan, BuilderImage, FirmwareOutput, PreparedSource, Variant } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { ExportError } from '../errors.ts';
-import { fvDir } from '../build/command.ts';
-import { FAILED_DIR, MANIFEST_FILE } from './artifacts-index.ts';
+import { fvDir } from '../plan/build-command.ts';
+import { BUILD_LOG, FAILED_DIR, FAILURE_REASON, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE, SECOND_BUILD_LOG, SHELL_FILE } from '../layout.ts';
 import { readContainerFile } from './copy-out.ts';
 import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts';
 import { launchScript } from './launch-script.ts';
@@ -17,14 +17,6 @@ import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
 
-export const BUILD_LOG = 'build.log';
-/** The second build's log, kept beside the first when two clean builds differ. */
-export const SECOND_BUILD_LOG = 'build.second.log';
-export const LAUNCH_SCRIPT = 'launch.sh';
-/** The build's UEFI Shell application, published when the build made one. */
-export const SHELL_FILE = 'Shell.efi';
-/** Files whose bytes depend on when and how long the build ran, not only on its inputs. */
-export const RUN_DEPENDENT_FILES: readonly string[] = [BUILD_LOG, MANIFEST_FILE];
 
 export interface ExportJob {
   readonly plan: BuildPlan;
@@ -46,7 +38,7 @@ async function firmware(container: Container, variant: Variant, out: FirmwareOut
     throw new ExportError(variant.id, `cannot copy ${path} out of the build container: ${(err as Error).message}`, undefined, { cause: err });
   }
   if (!data) {
-    throw new ExportError(variant.id, `the build finished without ${path}`, 'check the platform table (pipeline/config/platforms.ts) for this DSC');
+    throw new ExportError(variant.id, `the build finished without ${path}`, 'check the platform table (pipeline/platforms.ts) for this DSC');
   }
   if (out.padTo !== undefined) {
     if (data.length > out.padTo) {
@@ -81,7 +73,7 @@ export async function collectVariantFiles(job: ExportJob, reproducible?: boolean
   const files = [code, vars, ...shellFiles, descriptor, log, script].sort((a, b) => a.name.localeCompare(b.name));
   const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
   return [
-    ...files.map((f) => ({ name: f.name, data: f.data, mode: f.name === LAUNCH_SCRIPT ? 0o755 : 0o644 })),
+    ...files.map((f) => ({ name: f.name, data: f.data, mode: fileMode(f.name) })),
     { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n` },
   ];
 }
@@ -105,7 +97,7 @@ export async function recordFailure(outDir: string, id: string, reason: string, 
   const dir = await publishDirectory(join(outDir, FAILED_DIR), id, [
     { name: BUILD_LOG, data: await read(logPath) },
     ...(secondLogPath ? [{ name: SECOND_BUILD_LOG, data: await read(secondLogPath) }] : []),
-    { name: 'error.txt', data: `${reason}\n` },
+    { name: FAILURE_REASON, data: `${reason}\n` },
   ]);
   return join(dir, BUILD_LOG);
 }

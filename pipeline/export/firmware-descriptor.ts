@@ -4,11 +4,11 @@
  * packager installs the files (the configured install prefix); features say exactly how the
  * variant was built.
  */
-import type { Arch, Variant } from '../domain.ts';
+import type { Variant } from '../domain.ts';
+import { archFacts } from '../platforms.ts';
+import { descriptorName } from '../layout.ts';
 import { firmwareDescriptorSchema, type FirmwareDescriptor, type FirmwareFeature } from './qemu-firmware-schema.ts';
 import { isSmm, isTrue, isX86 } from '../config/variant-facts.ts';
-
-const emulator: Record<Arch, 'x86_64' | 'i386' | 'aarch64' | 'arm'> = { X64: 'x86_64', IA32: 'i386', AARCH64: 'aarch64', ARM: 'arm' };
 
 /** `{id}` and `{arch}` in the configured prefix become the variant's id and lower-case arch. */
 export function installDir(prefix: string, variant: Variant): string {
@@ -34,7 +34,7 @@ export function descriptorFeatures(v: Variant): FirmwareFeature[] {
 export function descriptorFileName(v: Variant): string {
   const features = descriptorFeatures(v);
   const priority = features.includes('enrolled-keys') ? 40 : features.includes('secure-boot') ? 50 : 60;
-  return `${priority}-edk2-${v.id}.json`;
+  return descriptorName(priority, v.id);
 }
 
 export function firmwareDescriptor(v: Variant, prefix: string): FirmwareDescriptor {
@@ -44,7 +44,7 @@ export function firmwareDescriptor(v: Variant, prefix: string): FirmwareDescript
     ...Object.entries(v.pcds).map(([k, val]) => `--pcd ${k}=${val}`),
   ].sort();
   const descriptor: FirmwareDescriptor = {
-    description: `UEFI firmware for ${emulator[v.arch]} (edk2-matrix ${v.id}: ${v.platform.dsc}, ${v.target}${v.features.length ? `, ${v.features.join(' + ')}` : ''})`,
+    description: `UEFI firmware for ${archFacts(v.arch).qemuTarget} (edk2-matrix ${v.id}: ${v.platform.dsc}, ${v.target}${v.features.length ? `, ${v.features.join(' + ')}` : ''})`,
     'interface-types': ['uefi'],
     mapping: {
       device: 'flash',
@@ -53,9 +53,9 @@ export function firmwareDescriptor(v: Variant, prefix: string): FirmwareDescript
       'nvram-template': { filename: `${dir}/${v.platform.vars.published}`, format: 'raw' },
     },
     targets: [{
-      architecture: emulator[v.arch],
+      architecture: archFacts(v.arch).qemuTarget,
       // SMM exists only on q35; without it OVMF also runs on i440fx.
-      machines: !isX86(v) ? ['virt-*'] : isSmm(v) ? ['pc-q35-*'] : ['pc-i440fx-*', 'pc-q35-*'],
+      machines: isSmm(v) ? ['pc-q35-*'] : [...archFacts(v.arch).descriptorMachines],
     }],
     features: descriptorFeatures(v),
     tags: [`edk2-matrix:${v.id}`, ...flags],

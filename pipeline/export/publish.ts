@@ -6,9 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TEMP_PREFIX } from '../layout.ts';
 
-/** Prefix of every temporary entry in the artifacts dir; the pid tells whose it is. */
-export const TEMP_PREFIX = '.tmp-';
 
 export function tempName(label: string): string {
   return `${TEMP_PREFIX}${process.pid}-${label}-${randomBytes(3).toString('hex')}`;

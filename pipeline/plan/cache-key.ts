@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { MANIFEST_FORMAT, type Variant } from '../domain.ts';
-import { buildArgs, buildEnv } from '../build/command.ts';
+import { buildArgs, buildEnv } from './build-command.ts';
 
 /** Bump when the files a variant publishes change for the same inputs. */
 export const OUTPUT_FORMAT_VERSION = 2;

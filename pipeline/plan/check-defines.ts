@@ -4,22 +4,7 @@
  */
 import type { MatrixConfig, SourceFacts, Variant } from '../domain.ts';
 import { ConfigError } from '../errors.ts';
-import { declaredNames, namesAddedByPatch, type FileLookup } from '../source/dsc-scan.ts';
-
-/** DSC path → every define name it (with includes, FDF and patches) understands. */
-export type DefineCatalog = SourceFacts['defines'];
-
-export function defineCatalog(dscs: readonly string[], files: ReadonlyMap<string, string>): DefineCatalog {
-  const lookup: FileLookup = (p) => files.get(p);
-  const fromPatches = new Set<string>();
-  for (const [path, text] of files) if (/patches\//.test(path)) for (const n of namesAddedByPatch(text)) fromPatches.add(n);
-  const catalog: Record<string, string[]> = {};
-  for (const dsc of dscs) {
-    const names = declaredNames(dsc, lookup);
-    if (names) catalog[dsc] = [...new Set([...names, ...fromPatches])].sort();
-  }
-  return catalog;
-}
+import type { DefineCatalog } from '../source/dsc-scan.ts';
 
 export function checkDefines(config: MatrixConfig, variants: readonly Variant[], catalog: DefineCatalog): void {
   for (const v of variants) {

@@ -1,6 +1,6 @@
 /** The plan stage: every selected variant with its content key and build environment. */
 import type { BuildPlan, Variant } from '../domain.ts';
-import { buildEnv } from '../build/command.ts';
+import { buildEnv } from './build-command.ts';
 import { variantKey } from './cache-key.ts';
 
 export interface PlanInputs {

@@ -5,12 +5,13 @@
  */
 import { join } from 'node:path';
 import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
-import { moduleDigests } from '../build/module-digests.ts';
-import { withBuild, type BuildLimits } from '../build/run-build.ts';
+import { moduleDigests } from '../edk2-build/module-digests.ts';
+import { withBuild, type BuildLimits } from '../edk2-build/run-build.ts';
 import type { RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError, describeError, EngineLostError, ExportError, ReproducibilityError } from '../errors.ts';
 import type { ArtifactCache } from '../export/artifact-cache.ts';
-import { collectVariantFiles, publishVariant, recordFailure, RUN_DEPENDENT_FILES } from '../export/export-variant.ts';
+import { collectVariantFiles, publishVariant, recordFailure } from '../export/export-variant.ts';
+import { RUN_DEPENDENT_FILES } from '../layout.ts';
 import type { PublishFile } from '../export/publish.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { differingFiles, differingModules } from '../verify/compare-builds.ts';

@@ -5,6 +5,8 @@
  * container starts. Pure: files come from a lookup function.
  */
 
+import type { SourceFacts } from '../domain.ts';
+
 export type FileLookup = (path: string) => string | undefined;
 
 /** Text without `#` comments (edk2 meta-files have no `#` inside values we care about). */
@@ -67,4 +69,19 @@ export function namesAddedByPatch(patch: string): Set<string> {
 /** Is this path one the scan needs (DSC, FDF and their includes; patches)? */
 export function isMetaFile(path: string): boolean {
   return /\.(dsc|dsc\.inc|fdf|fdf\.inc)$/i.test(path) || /(^|\/)(debian\/patches\/|\.edk2-matrix\/patches\/).+/.test(path);
+}
+
+/** DSC path → every define name it (with includes, FDF and patches) understands. */
+export type DefineCatalog = SourceFacts['defines'];
+
+export function defineCatalog(dscs: readonly string[], files: ReadonlyMap<string, string>): DefineCatalog {
+  const lookup: FileLookup = (p) => files.get(p);
+  const fromPatches = new Set<string>();
+  for (const [path, text] of files) if (/patches\//.test(path)) for (const n of namesAddedByPatch(text)) fromPatches.add(n);
+  const catalog: Record<string, string[]> = {};
+  for (const dsc of dscs) {
+    const names = declaredNames(dsc, lookup);
+    if (names) catalog[dsc] = [...new Set([...names, ...fromPatches])].sort();
+  }
+  return catalog;
 }

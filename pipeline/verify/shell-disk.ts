@@ -5,16 +5,9 @@
 import { access, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Arch, Manifest } from '../domain.ts';
-import { SHELL_FILE } from '../export/export-variant.ts';
-
-/** UEFI's default boot file name for removable media, per architecture. */
-export const REMOVABLE_BOOT_FILE: Record<Arch, string> = {
-  X64: 'BOOTX64.EFI',
-  IA32: 'BOOTIA32.EFI',
-  AARCH64: 'BOOTAA64.EFI',
-  ARM: 'BOOTARM.EFI',
-};
+import type { Manifest } from '../domain.ts';
+import { archFacts } from '../platforms.ts';
+import { SHELL_FILE } from '../layout.ts';
 
 export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ args: string[]; cleanup: () => Promise<void> } | undefined> {
   const shell = join(variantDir, SHELL_FILE);
@@ -26,7 +19,7 @@ export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ 
   const root = await mkdtemp(join(tmpdir(), `edk2-matrix-shelldisk-${m.id}-`));
   try {
     await mkdir(join(root, 'EFI', 'BOOT'), { recursive: true });
-    await copyFile(shell, join(root, 'EFI', 'BOOT', REMOVABLE_BOOT_FILE[m.arch]));
+    await copyFile(shell, join(root, 'EFI', 'BOOT', archFacts(m.arch).removableBootFile));
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;

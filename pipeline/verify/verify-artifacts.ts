@@ -9,11 +9,13 @@ import { arch as hostArch } from 'node:os';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
 import type { Arch, BootRecord, Manifest } from '../domain.ts';
-import { BOOT_RECORD, BOOT_SERIAL_LOG, readVariantDirs, writeIndex } from '../export/artifacts-index.ts';
+import { readVariantDirs, writeIndex } from '../export/artifacts-index.ts';
+import { BOOT_RECORD, BOOT_SERIAL_LOG } from '../layout.ts';
 import { publishFile } from '../export/publish.ts';
 import type { Log } from '../report/reporter.ts';
 import { bootToShell, type BootResult } from './boot.ts';
 import { shellDiskArgs } from './shell-disk.ts';
+import { archFacts } from '../platforms.ts';
 
 
 export type Accel = 'auto' | 'tcg' | 'kvm';
@@ -26,12 +28,6 @@ export interface VerifyOutcome extends BootRecord {
   readonly serialLog: string | undefined;
 }
 
-/** Guest architectures KVM can run on this host's CPU. */
-function kvmArches(): readonly Arch[] {
-  if (hostArch() === 'x64') return ['X64', 'IA32'];
-  if (hostArch() === 'arm64') return ['AARCH64'];
-  return [];
-}
 
 function kvmUsable(): boolean {
   try {
@@ -45,7 +41,7 @@ function kvmUsable(): boolean {
 export function chooseAccel(arch: Arch, wanted: Accel, usable = kvmUsable()): 'tcg' | 'kvm' {
   if (wanted === 'tcg') return 'tcg';
   if (wanted === 'kvm') return 'kvm';
-  return usable && kvmArches().includes(arch) ? 'kvm' : 'tcg';
+  return usable && archFacts(arch).kvmHostArch === hostArch() ? 'kvm' : 'tcg';
 }
 
 /** QEMU's own last complaint on stderr (`qemu-system-x86_64: ...`), if any. */

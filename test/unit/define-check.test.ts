@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { checkDefines, defineCatalog } from '../../pipeline/plan/check-defines.ts';
+import { checkDefines } from '../../pipeline/plan/check-defines.ts';
+import { defineCatalog } from '../../pipeline/source/dsc-scan.ts';
 import { declaredNames, namesAddedByPatch, namesIn } from '../../pipeline/source/dsc-scan.ts';
 import { defaultText, errorOf, parse, withMatrix } from '../helpers/config.ts';
 

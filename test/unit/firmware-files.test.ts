@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { VIRT_PFLASH_BYTES } from '../../pipeline/config/platforms.ts';
+import { VIRT_PFLASH_BYTES } from '../../pipeline/platforms.ts';
 import { launchScript } from '../../pipeline/export/launch-script.ts';
 import { makeManifest } from '../../pipeline/export/manifest.ts';
 import { padImage } from '../../pipeline/export/pad.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildArgs, buildEnv, fvDir } from '../../pipeline/build/command.ts';
+import { buildArgs, buildEnv, fvDir } from '../../pipeline/plan/build-command.ts';
 import { selectVariants } from '../../pipeline/config/select.ts';
 import { schedule } from '../../pipeline/queue/schedule.ts';
 import { defaultText, errorOf, parse, withMatrix } from '../helpers/config.ts';

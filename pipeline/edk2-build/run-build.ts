@@ -10,7 +10,7 @@ import { followOutputToFile, type FollowedOutput } from '../engine/output-log.ts
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError } from '../errors.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
-import { buildArgs, WORKSPACE } from './command.ts';
+import { buildArgs, WORKSPACE } from '../plan/build-command.ts';
 
 export const CCACHE_MOUNT = '/ccache';
 

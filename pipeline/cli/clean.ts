@@ -6,8 +6,8 @@
 import { hostname } from 'node:os';
 import { describeError } from '../errors.ts';
 import { pidAlive } from '../host/pid-alive.ts';
-import type { Engine, Labelled } from './engine.ts';
-import { LABEL, LABEL_OWNER, LABEL_ROLE } from './run-scope.ts';
+import type { Engine, Labelled } from '../engine/engine.ts';
+import { LABEL, LABEL_OWNER, LABEL_ROLE } from '../engine/run-scope.ts';
 
 function ownerAlive(labels: Readonly<Record<string, string>>): boolean {
   const [host, pid] = (labels[LABEL_OWNER] ?? '').split(':');

@@ -4,7 +4,7 @@
  */
 import type { BuildPlan, BuilderImage } from '../domain.ts';
 import type { RunScope } from '../engine/run-scope.ts';
-import { platformBuildDir, WORKSPACE } from './command.ts';
+import { platformBuildDir, WORKSPACE } from '../plan/build-command.ts';
 
 export async function moduleDigests(scope: RunScope, image: BuilderImage, plan: BuildPlan, workVolume: string): Promise<Map<string, string>> {
   const root = `${WORKSPACE}/${platformBuildDir(plan.variant)}`;

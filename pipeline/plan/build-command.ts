@@ -3,14 +3,10 @@
  * configuration is ever pasted into a shell string.
  */
 import { createHash } from 'node:crypto';
-import type { Arch, Variant } from '../domain.ts';
+import type { Variant } from '../domain.ts';
+import { archFacts } from '../platforms.ts';
 
 export const WORKSPACE = '/work';
-
-const crossPrefix: Partial<Record<Arch, string>> = {
-  AARCH64: 'aarch64-linux-gnu-',
-  ARM: 'arm-linux-gnueabi-',
-};
 
 /** Arguments for edk2's `build`, defines and PCDs sorted by name so the order never varies. */
 export function buildArgs(variant: Variant, threads: number): string[] {
@@ -35,7 +31,7 @@ export function platformBuildDir(variant: Variant): string {
 export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<string, string> {
   const env: Record<string, string> = {};
   for (const arch of variant.platform.buildArches) {
-    const prefix = crossPrefix[arch];
+    const prefix = archFacts(arch).crossPrefix;
     if (prefix) env[`${variant.toolchain}_${arch}_PREFIX`] = prefix;
   }
   env.SOURCE_DATE_EPOCH = String(sourceDateEpoch);

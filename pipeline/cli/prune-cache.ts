@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import type { MatrixConfig } from '../domain.ts';
 import { ArtifactCache } from '../export/artifact-cache.ts';
 import { readVariantDirs } from '../export/artifacts-index.ts';
-import { cacheNamespace } from './cache-namespace.ts';
-import type { Engine } from './engine.ts';
-import { LABEL, LABEL_KEY, LABEL_ROLE } from './run-scope.ts';
+import { cacheNamespace } from '../engine/cache-namespace.ts';
+import type { Engine } from '../engine/engine.ts';
+import { LABEL, LABEL_KEY, LABEL_ROLE } from '../engine/run-scope.ts';
 
 export interface PruneResult {
   readonly artifactEntries: number;

@@ -1,0 +1,66 @@
+/**
+ * The name and mode of every file edk2-matrix writes: the artifacts directory a run publishes,
+ * the release `release assemble` makes from it, and the install `pull` makes from a release.
+ * Every stage takes names from here; DESIGN.md shows the same layout as a picture.
+ */
+
+// ─── artifacts/ (npm run matrix) ───────────────────────────────────────────────────────────
+
+/** Every variant: id, arch, flags, files with sha256 and size (see domain.ts `Index`). */
+export const INDEX_FILE = 'index.json';
+/** Every file below the directory, `sha256sum -c` format, relative paths. */
+export const SUMS_FILE = 'SHA256SUMS';
+/** Failure records: `failed/<id>/{build.log,error.txt}`. */
+export const FAILED_DIR = 'failed';
+export const FAILURE_REASON = 'error.txt';
+
+// In each variant directory (`<id>/`):
+export const MANIFEST_FILE = 'manifest.json';
+export const BUILD_LOG = 'build.log';
+/** The second build's log, kept beside the first when two clean builds differ. */
+export const SECOND_BUILD_LOG = 'build.second.log';
+export const LAUNCH_SCRIPT = 'launch.sh';
+/** The build's UEFI Shell application, published when the build made one. */
+export const SHELL_FILE = 'Shell.efi';
+/** Written by boot verification after publishing: not in the manifest, hashed at index time. */
+export const BOOT_RECORD = 'boot.json';
+export const BOOT_SERIAL_LOG = 'boot-serial.log';
+
+/** Files whose bytes depend on when and how long the build ran, not only on its inputs. */
+export const RUN_DEPENDENT_FILES: readonly string[] = [BUILD_LOG, MANIFEST_FILE];
+
+/** QEMU firmware descriptor: `NN-edk2-<id>.json`, NN the priority (lower wins in QEMU and libvirt). */
+export function descriptorName(priority: number, id: string): string {
+  return `${priority}-edk2-${id}.json`;
+}
+
+/** Mode of a published file: the launch script is executable, everything else is not. */
+export function fileMode(name: string): number {
+  return name === LAUNCH_SCRIPT ? 0o755 : 0o644;
+}
+
+/** Prefix of every temporary entry we create beside what we publish; the pid tells whose it is. */
+export const TEMP_PREFIX = '.tmp-';
+
+// ─── a release (npm run release -- assemble) ─────────────────────────────────────────────
+
+// The release's index.json and SHA256SUMS carry the same names as in artifacts/.
+/** minisign signature over SHA256SUMS. */
+export const SIGNATURE_FILE = `${SUMS_FILE}.minisig`;
+/** SLSA v1 provenance as one in-toto Statement v1 per line. */
+export const PROVENANCE_FILE = 'provenance.intoto.jsonl';
+/** One variant directory as a deterministic archive. */
+export const archiveName = (id: string): string => `${id}.tar.xz`;
+/** One variant's CycloneDX SBOM. */
+export const sbomName = (id: string): string => `${id}.cdx.json`;
+/** The public key `release verify` and `pull` trust by default, kept in the repository. */
+export const DEFAULT_TRUST_FILE = 'keys/release.pub';
+export const SECRET_KEY_FILE = 'release.key';
+export const PUBLIC_KEY_FILE = 'release.pub';
+
+// ─── an install (pull) ───────────────────────────────────────────────────────────────────
+
+/** What `pull` installed from which release, every file's hash: `uninstall` removes exactly this. */
+export const RECEIPT_FILE = 'receipt.json';
+/** Where installed variant contents live, one immutable directory per content digest. */
+export const STORE_DIR = '.store';
