@@ -145,12 +145,30 @@ export interface BuilderImage {
   readonly packages: readonly string[];
 }
 
+/** Where a tree came from, structured (for SBOM package URLs); the digests pin it. */
+export type SourceOrigin =
+  | { readonly kind: 'debian'; readonly package: string; readonly version: string }
+  | { readonly kind: 'archive'; readonly location: string }
+  | { readonly kind: 'git'; readonly url: string; readonly commit: string };
+
+/** A third-party library the edk2 tree carries (a git submodule), for the SBOM. */
+export interface SourceComponent {
+  readonly name: string;
+  /** Directory inside the tree. */
+  readonly path: string;
+  /** Upstream repository, from .gitmodules. */
+  readonly url: string | undefined;
+  /** As the library states it (e.g. OpenSSL's VERSION.dat); undefined where it states none. */
+  readonly version: string | undefined;
+}
+
 /** What the verified source says about itself, read once on the host and cached. */
 export interface SourceFacts {
   /** DSC path → every define name it (with includes, FDF and patches) understands. */
   readonly defines: Readonly<Record<string, readonly string[]>>;
   /** SOURCE_DATE_EPOCH for builds: the newest file time in the source, not the clock. */
   readonly epoch: number;
+  readonly components: readonly SourceComponent[];
 }
 
 export interface PreparedSource {
@@ -160,7 +178,10 @@ export interface PreparedSource {
   readonly volume: string;
   /** Human description, e.g. `debian edk2 2025.02-8+deb13u1`. */
   readonly description: string;
+  readonly origin: SourceOrigin;
   readonly digests: readonly { readonly name: string; readonly sha256: string }[];
+  /** Bundled third-party libraries (from the source facts). */
+  readonly components: readonly SourceComponent[];
 }
 
 // ─── build / export ────────────────────────────────────────────────────────────────────────
@@ -205,8 +226,10 @@ export interface Manifest {
   };
   readonly source: {
     readonly description: string;
+    readonly origin: SourceOrigin;
     readonly key: string;
     readonly digests: readonly { readonly name: string; readonly sha256: string }[];
+    readonly components: readonly SourceComponent[];
   };
   readonly builder: {
     readonly image: string;
@@ -248,6 +271,44 @@ export interface IndexEntry {
 export interface Index {
   readonly generator: 'edk2-matrix';
   readonly formatVersion: typeof MANIFEST_FORMAT;
+  readonly variants: readonly IndexEntry[];
+}
+
+// ─── release ───────────────────────────────────────────────────────────────────────────────
+
+/** An asset of a release besides index.json, SHA256SUMS, its signature and the provenance. */
+export interface ReleaseAsset {
+  readonly name: string;
+  readonly kind: 'archive' | 'sbom';
+  readonly variant: string;
+  readonly sha256: string;
+  readonly size: number;
+}
+
+/** What a release was made from, recorded once for all its variants. */
+export interface ReleaseInfo {
+  /** The git tag it was cut for, if any. */
+  readonly tag: string | undefined;
+  /** The commit of this repository it was built from, if known. */
+  readonly commit: string | undefined;
+  /** matrix.yaml as given to `release assemble --config`: path and digest. */
+  readonly matrix: { readonly path: string; readonly sha256: string } | undefined;
+  /** Every date in the release (archive mtimes, SBOM timestamps, signature) is this one. */
+  readonly sourceDateEpoch: number;
+  readonly source: Manifest['source'];
+  readonly builder: { readonly image: string };
+  /** edk2-matrix version that assembled it. */
+  readonly generatorVersion: string;
+}
+
+export const RELEASE_FORMAT = 1;
+
+/** A release's index.json: the artifacts index, plus what the release is and its assets. */
+export interface ReleaseIndex {
+  readonly generator: 'edk2-matrix-release';
+  readonly formatVersion: typeof RELEASE_FORMAT;
+  readonly release: ReleaseInfo;
+  readonly assets: readonly ReleaseAsset[];
   readonly variants: readonly IndexEntry[];
 }
 

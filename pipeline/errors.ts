@@ -128,6 +128,23 @@ export class ExportError extends MatrixError {
   }
 }
 
+/**
+ * A release that cannot be assembled, signed or trusted. `link` names the first broken link of
+ * the chain (public key → signature → SHA256SUMS → asset → file inside it), or the shard and
+ * variant that stopped assembly.
+ */
+export class ReleaseError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(
+    readonly link: string,
+    readonly detail: string,
+    hint?: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${link}: ${detail}`, hint, options);
+  }
+}
+
 /** The run was interrupted (Ctrl-C, SIGTERM). */
 export class CancelledError extends MatrixError {
   readonly exitCode = 130;

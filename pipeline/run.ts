@@ -83,7 +83,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     let built: VariantOutcome[] = [];
     let coresBusy: number | undefined;
     if (toBuild.length) {
-      const source = await reporter.stage('edk2 source', () => ensureSource(scope, opts.config.source, image, opts.cacheDir, reporter, signal));
+      const source = await reporter.stage('edk2 source', () => ensureSource(scope, opts.config.source, image, facts.components, opts.cacheDir, reporter, signal));
       throwIfAborted(signal);
       const ccacheVolume = await ensureCcacheVolume(engine, opts.cacheDir);
       await mkdir(logDir, { recursive: true });

@@ -4,12 +4,12 @@
  * Variant directories this matrix no longer declares are removed, as are leftovers of runs
  * that died.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { publishFile } from './publish.ts';
+import { renderSums, sha256Hex } from '../checksums.ts';
 import { BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import { pidAlive } from '../host/pid-alive.ts';
 
@@ -32,13 +32,13 @@ async function readManifest(dir: string): Promise<VariantDir | undefined> {
   }
   if (manifest.generator !== 'edk2-matrix' || manifest.formatVersion !== MANIFEST_FORMAT) return undefined;
   const listed = new Set(manifest.files.map((f) => f.path));
-  const extras: ArtifactFile[] = [{ path: MANIFEST_FILE, sha256: createHash('sha256').update(text).digest('hex'), size: text.length }];
+  const extras: ArtifactFile[] = [{ path: MANIFEST_FILE, sha256: sha256Hex(text), size: text.length }];
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const name = entry.name;
     // Only files are described; whatever else a user put there is left alone.
     if (!entry.isFile() || listed.has(name) || name === MANIFEST_FILE || name.startsWith('.')) continue;
     const data = await readFile(join(dir, name));
-    extras.push({ path: name, sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
+    extras.push({ path: name, sha256: sha256Hex(data), size: data.length });
   }
   const boot = extras.some((f) => f.path === BOOT_RECORD) ? await readBootRecord(join(dir, BOOT_RECORD)) : undefined;
   return { manifest, extras, boot };
@@ -83,12 +83,8 @@ export function makeIndex(dirs: readonly VariantDir[]): Index {
 }
 
 /** `sha256sum -c` format: digest, two spaces, path relative to the artifacts dir. */
-export function renderSums(dirs: readonly VariantDir[]): string {
-  const lines: [string, string][] = [];
-  for (const d of dirs) {
-    for (const f of [...d.manifest.files, ...d.extras]) lines.push([`${d.manifest.id}/${f.path}`, f.sha256]);
-  }
-  return lines.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([p, h]) => `${h}  ${p}\n`).join('');
+export function artifactSums(dirs: readonly VariantDir[]): string {
+  return renderSums(dirs.flatMap((d) => [...d.manifest.files, ...d.extras].map((f) => ({ path: `${d.manifest.id}/${f.path}`, sha256: f.sha256 }))));
 }
 
 /** Removes temporary entries whose run is no longer alive, and variants the matrix dropped. */
@@ -115,6 +111,6 @@ export async function writeIndex(outDir: string): Promise<Index> {
   const dirs = await readVariantDirs(outDir);
   const index = makeIndex(dirs);
   await publishFile(join(outDir, INDEX_FILE), `${JSON.stringify(index, null, 2)}\n`);
-  await publishFile(join(outDir, SUMS_FILE), renderSums(dirs));
+  await publishFile(join(outDir, SUMS_FILE), artifactSums(dirs));
   return index;
 }

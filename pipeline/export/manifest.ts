@@ -40,7 +40,7 @@ export function makeManifest(i: ManifestInputs): Manifest {
     defines: v.defines,
     pcds: v.pcds,
     build: { argv: i.buildArgv, env: i.plan.env, seconds: Math.round(i.seconds * 10) / 10, reproducible: i.reproducible },
-    source: { description: i.source.description, key: i.source.key, digests: i.source.digests },
+    source: { description: i.source.description, origin: i.source.origin, key: i.source.key, digests: i.source.digests, components: i.source.components },
     builder: { image: i.image.id, packages: i.image.packages },
     files: i.files,
     qemu: qemuLaunch(v, v.platform.code.published, v.platform.vars.published),

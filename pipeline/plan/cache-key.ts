@@ -9,7 +9,7 @@ import { MANIFEST_FORMAT, type Variant } from '../domain.ts';
 import { buildArgs, buildEnv } from './build-command.ts';
 
 /** Bump when the files a variant publishes change for the same inputs. */
-export const OUTPUT_FORMAT_VERSION = 2;
+export const OUTPUT_FORMAT_VERSION = 3;
 
 export interface KeyInputs {
   readonly variant: Variant;

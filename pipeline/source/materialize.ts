@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import type { SourceSpec } from '../domain.ts';
+import type { SourceOrigin, SourceSpec } from '../domain.ts';
 import { SourceError } from '../errors.ts';
 import { hostDebianMirror, MIRROR_ENV } from '../host/debian-mirror.ts';
 import type { Log } from '../report/reporter.ts';
@@ -50,6 +50,7 @@ export async function extraPatchFiles(patches: readonly string[]): Promise<{ fil
 
 export interface SourceIdentity {
   readonly description: string;
+  readonly origin: SourceOrigin;
   readonly digests: readonly { readonly name: string; readonly sha256: string }[];
 }
 
@@ -58,12 +59,19 @@ export async function sourceIdentity(spec: SourceSpec): Promise<SourceIdentity> 
   const { digests: patchDigests } = await extraPatchFiles(spec.patches);
   switch (spec.kind) {
     case 'debian':
-      return { description: `debian ${spec.package} ${spec.version}`, digests: [...spec.files.map((f) => ({ name: f.name, sha256: f.sha256 })), ...patchDigests] };
+      return {
+        description: `debian ${spec.package} ${spec.version}`,
+        origin: { kind: 'debian', package: spec.package, version: spec.version },
+        digests: [...spec.files.map((f) => ({ name: f.name, sha256: f.sha256 })), ...patchDigests] };
     case 'archive':
-      return { description: `archive ${spec.file.name}`, digests: [{ name: spec.file.name, sha256: spec.file.sha256 }, ...patchDigests] };
+      return {
+        description: `archive ${spec.file.name}`,
+        origin: { kind: 'archive', location: spec.location },
+        digests: [{ name: spec.file.name, sha256: spec.file.sha256 }, ...patchDigests] };
     case 'git':
       return {
         description: `git ${spec.url} ${spec.commit.slice(0, 12)}`,
+        origin: { kind: 'git', url: spec.url, commit: spec.commit },
         digests: [{ name: `${spec.url}@commit${spec.submodules ? '+submodules' : ''}`, sha256: spec.commit }, ...patchDigests],
       };
   }

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type { BuilderImage, PreparedSource, SourceSpec } from '../domain.ts';
+import type { BuilderImage, PreparedSource, SourceComponent, SourceSpec } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { followOutputToFile } from '../engine/output-log.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
@@ -22,7 +22,7 @@ const PREPARE_VERSION = 1;
 export const SOURCE_MOUNT = '/src';
 const READY_FILE = `${SOURCE_MOUNT}/.edk2-matrix/ready`;
 
-export function sourceKey(identity: SourceIdentity, imageId: string): string {
+export function sourceKey(identity: Pick<SourceIdentity, 'digests'>, imageId: string): string {
   return createHash('sha256').update(JSON.stringify({ v: PREPARE_VERSION, digests: identity.digests, imageId })).digest('hex');
 }
 
@@ -56,6 +56,8 @@ export async function ensureSource(
   scope: RunScope,
   spec: SourceSpec,
   image: BuilderImage,
+  /** The bundled libraries the source facts found; carried to every manifest. */
+  components: readonly SourceComponent[],
   cacheDir: string,
   log: Log,
   signal: AbortSignal,
@@ -64,7 +66,7 @@ export async function ensureSource(
   const identity = await sourceIdentity(spec);
   const key = sourceKey(identity, image.id);
   const volume = sourceVolumeName(key, cacheNamespace(cacheDir));
-  const prepared: PreparedSource = { key, volume, description: identity.description, digests: identity.digests };
+  const prepared: PreparedSource = { key, volume, description: identity.description, origin: identity.origin, digests: identity.digests, components };
   if (await engine.volumeExists(volume)) {
     if ((await readyKey(scope, image, volume)) === key) {
       log.info(`source ${identity.description}: prepared (volume ${volume})`);

@@ -11,9 +11,10 @@ import { defineCatalog } from './dsc-scan.ts';
 import type { Log } from '../report/reporter.ts';
 import { materializeSource, sourceIdentity } from './materialize.ts';
 import { scanSource } from './meta-files.ts';
+import { bundledComponents } from './bundled-components.ts';
 
 /** Bump when the scan changes what it finds. */
-const SCAN_VERSION = 2;
+const SCAN_VERSION = 3;
 
 export async function loadSourceFacts(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceFacts> {
   const identity = await sourceIdentity(spec);
@@ -27,7 +28,11 @@ export async function loadSourceFacts(spec: SourceSpec, cacheDir: string, log: L
   const inputs = await materializeSource(spec, cacheDir, log, signal);
   log.info(`source ${identity.description}: reading platform DSCs and dates`);
   const scanned = await scanSource(inputs);
-  const facts: SourceFacts = { defines: defineCatalog(KNOWN_DSCS, scanned.files), epoch: scanned.epoch };
+  const facts: SourceFacts = {
+    defines: defineCatalog(KNOWN_DSCS, scanned.files),
+    epoch: scanned.epoch,
+    components: bundledComponents(scanned.files, scanned.paths),
+  };
   await mkdir(join(cacheDir, 'source-facts'), { recursive: true });
   await writeFile(file, `${JSON.stringify(facts, null, 1)}\n`);
   return facts;

@@ -65,7 +65,7 @@ describe('launch.sh', () => {
     buildArgv: ['build'],
     seconds: 1,
     reproducible: undefined,
-    source: { key: 'k', volume: 'v', description: 'd', digests: [] },
+    source: { key: 'k', volume: 'v', description: 'd', origin: { kind: 'archive', location: '/d.tar' }, digests: [], components: [] },
     image: { id: 'sha256:1', tag: 't', packages: [] },
     files: [],
   });

@@ -2,7 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { makeIndex, pruneArtifacts, renderSums, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
+import { artifactSums, makeIndex, pruneArtifacts, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
 import { publishDirectory } from '../../pipeline/export/publish.ts';
 
 const log = { info: () => {}, warn: () => {} };
@@ -47,7 +47,7 @@ describe('index and checksums', () => {
   ];
 
   it('writes sha256sum -c lines with paths relative to the artifacts dir, sorted', () => {
-    expect(renderSums(dirs)).toBe('ef1  a/QEMU_EFI-pflash.raw\nbb  a/manifest.json\nc0de  b/OVMF_CODE.fd\naa  b/manifest.json\n');
+    expect(artifactSums(dirs)).toBe('ef1  a/QEMU_EFI-pflash.raw\nbb  a/manifest.json\nc0de  b/OVMF_CODE.fd\naa  b/manifest.json\n');
   });
 
   it('lists each variant\'s files relative to the artifacts dir', () => {

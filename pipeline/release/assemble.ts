@@ -1,0 +1,163 @@
+/**
+ * `release assemble`: merges the artifacts directories of CI shards into one release (the
+ * layout of DESIGN.md, "Releases and downstream"). Every file of every variant is re-verified
+ * against its manifest and every shard is checked against the others (same source, same
+ * builder image, no variant twice, every declared variant present) before anything is
+ * written; the release is written into a temporary sibling and renamed into place at once.
+ */
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { sha256Hex, renderSums } from '../checksums.ts';
+import type { ArtifactFile, IndexEntry, MatrixConfig, ReleaseAsset, ReleaseIndex, ReleaseInfo } from '../domain.ts';
+import { RELEASE_FORMAT } from '../domain.ts';
+import { ReleaseError } from '../errors.ts';
+import { checkFiles } from '../export/artifact-cache.ts';
+import { makeIndex, readVariantDirs, type VariantDir } from '../export/artifacts-index.ts';
+import { archiveName, BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, sbomName, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
+import type { Log } from '../report/reporter.ts';
+import { GENERATOR_VERSION } from '../version.ts';
+import { provenanceStatement, type BuildRun } from './provenance.ts';
+import { variantSbom } from './sbom.ts';
+import { writeVariantArchive } from './variant-archive.ts';
+
+export interface AssembleOptions {
+  /** Artifacts directories written by `npm run matrix`, one per shard. */
+  readonly from: readonly string[];
+  readonly out: string;
+  /** With it: every variant it declares must be present, and its digest goes into the provenance. */
+  readonly config: { readonly matrix: MatrixConfig; readonly shownPath: string } | undefined;
+  readonly tag: string | undefined;
+  readonly commit: string | undefined;
+  /** Overrides the date the variants were built with (their SOURCE_DATE_EPOCH). */
+  readonly sourceDateEpoch: number | undefined;
+  readonly run: BuildRun;
+  readonly log: Log;
+}
+
+interface ShardVariant {
+  readonly shard: string;
+  readonly dir: VariantDir;
+  /** What goes into the archive: the manifest's files, manifest.json, boot.json. */
+  readonly files: { readonly name: string; readonly data: Buffer }[];
+}
+
+async function readShard(shard: string, log: Log): Promise<ShardVariant[]> {
+  const found = await readVariantDirs(shard);
+  if (found.length === 0) {
+    throw new ReleaseError(`shard ${shard}`, 'holds no variant directory with an edk2-matrix manifest', 'pass artifacts directories written by npm run matrix (--out)');
+  }
+  const failed = await readdir(join(shard, FAILED_DIR)).catch(() => [] as string[]);
+  if (failed.length) log.warn(`shard ${shard}: failed/ holds ${failed.join(', ')}; failed builds are not released`);
+  const out: ShardVariant[] = [];
+  for (const dir of found) {
+    const m = dir.manifest;
+    const where = join(shard, m.id);
+    const { data, problem } = await checkFiles(where, m.files);
+    if (problem) throw new ReleaseError(`shard ${shard}: ${m.id}`, `${problem}`, 'a shard\'s files must be exactly what its build published: rebuild that shard');
+    const boot = dir.extras.find((f) => f.path === BOOT_RECORD);
+    if (dir.boot && !dir.boot.ok) throw new ReleaseError(`shard ${shard}: ${m.id}`, `its boot verification failed (${dir.boot.reason})`, 'only firmware that boots is released');
+    const left = dir.extras.filter((f) => f.path !== MANIFEST_FILE && f.path !== BOOT_RECORD).map((f) => f.path);
+    if (left.length) log.warn(`${m.id}: leaving out ${left.join(', ')} (not in its manifest)`);
+    const files = [
+      ...m.files.map((f) => ({ name: f.path, data: data.get(f.path)! })),
+      { name: MANIFEST_FILE, data: await readFile(join(where, MANIFEST_FILE)) },
+      ...(boot ? [{ name: BOOT_RECORD, data: await readFile(join(where, BOOT_RECORD)) }] : []),
+    ];
+    out.push({ shard, dir, files });
+  }
+  return out;
+}
+
+/** Refuses duplicates and mixed sources or images, naming the two shards that disagree. */
+function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['config']): void {
+  const first = all[0]!;
+  const seen = new Map<string, ShardVariant>();
+  for (const v of all) {
+    const id = v.dir.manifest.id;
+    const twice = seen.get(id);
+    if (twice) throw new ReleaseError(`variant ${id}`, `is in two shards: ${twice.shard} and ${v.shard}`, 'each variant is built by one shard');
+    seen.set(id, v);
+    const [a, b] = [first.dir.manifest, v.dir.manifest];
+    if (a.source.key !== b.source.key) {
+      throw new ReleaseError(`variant ${id}`, `was built from ${b.source.description} (${v.shard}), ${a.id} from ${a.source.description} (${first.shard}): one release, one source`);
+    }
+    if (a.builder.image !== b.builder.image) {
+      throw new ReleaseError(`variant ${id}`, `was built in builder image ${b.builder.image.slice(7, 19)} (${v.shard}), ${a.id} in ${a.builder.image.slice(7, 19)} (${first.shard}): one release, one builder image`,
+        'build every shard with the same builder image (restore it from the cache, or build all shards on one engine)');
+    }
+    if (a.build.env.SOURCE_DATE_EPOCH !== b.build.env.SOURCE_DATE_EPOCH) {
+      throw new ReleaseError(`variant ${id}`, `has SOURCE_DATE_EPOCH ${b.build.env.SOURCE_DATE_EPOCH}, ${a.id} ${a.build.env.SOURCE_DATE_EPOCH}`);
+    }
+  }
+  if (config) {
+    const declared = config.matrix.variants.map((v) => v.id);
+    const missing = declared.filter((id) => !seen.has(id));
+    if (missing.length) throw new ReleaseError(`variant ${missing[0]}`, `is declared in ${config.shownPath} but no shard built it${missing.length > 1 ? ` (nor ${missing.slice(1).join(', ')})` : ''}`, 'a release holds the whole matrix: rerun the failed shards');
+    const unknown = [...seen.keys()].filter((id) => !declared.includes(id));
+    if (unknown.length) throw new ReleaseError(`variant ${unknown[0]}`, `is not declared in ${config.shownPath}`, 'assemble the shards of one matrix');
+  }
+}
+
+export interface Assembled {
+  readonly dir: string;
+  readonly index: ReleaseIndex;
+  readonly assets: readonly { name: string; size: number }[];
+}
+
+export async function assembleRelease(opts: AssembleOptions): Promise<Assembled> {
+  const out = resolve(opts.out);
+  const existing = await readdir(out).catch(() => undefined);
+  if (existing && existing.length) throw new ReleaseError(`output ${out}`, 'is not empty', 'assemble into a new directory; a release is never overwritten');
+  const all: ShardVariant[] = [];
+  for (const shard of opts.from) all.push(...(await readShard(resolve(shard), opts.log)));
+  checkConsistent(all, opts.config);
+  all.sort((a, b) => (a.dir.manifest.id < b.dir.manifest.id ? -1 : 1));
+
+  const m0 = all[0]!.dir.manifest;
+  const info: ReleaseInfo = {
+    tag: opts.tag,
+    commit: opts.commit,
+    matrix: opts.config ? { path: opts.config.shownPath, sha256: sha256Hex(await readFile(opts.config.matrix.file)) } : undefined,
+    sourceDateEpoch: opts.sourceDateEpoch ?? Number(m0.build.env.SOURCE_DATE_EPOCH ?? 0),
+    source: m0.source,
+    builder: { image: m0.builder.image },
+    generatorVersion: GENERATOR_VERSION,
+  };
+
+  await mkdir(dirname(out), { recursive: true });
+  const temp = join(dirname(out), `${TEMP_PREFIX}${process.pid}-release-${basename(out)}`);
+  await rm(temp, { recursive: true, force: true });
+  await mkdir(temp);
+  try {
+    const assets: ReleaseAsset[] = [];
+    const variants: IndexEntry[] = [];
+    for (const v of all) {
+      const m = v.dir.manifest;
+      const files: ArtifactFile[] = v.files.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.length }))
+        .sort((a, b) => (a.path < b.path ? -1 : 1));
+      const archive = await writeVariantArchive(join(temp, archiveName(m.id)), m.id, v.files, info.sourceDateEpoch);
+      assets.push({ name: archiveName(m.id), kind: 'archive', variant: m.id, ...archive });
+      const sbom = `${JSON.stringify(variantSbom(m, files, info), null, 2)}\n`;
+      await writeFile(join(temp, sbomName(m.id)), sbom);
+      assets.push({ name: sbomName(m.id), kind: 'sbom', variant: m.id, sha256: sha256Hex(sbom), size: Buffer.byteLength(sbom) });
+      const entry = makeIndex([v.dir]).variants[0];
+      variants.push({ ...entry!, files: files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })) });
+      opts.log.info(`${m.id}: ${archiveName(m.id)} ${archive.size} bytes (${files.length} files)`);
+    }
+    const index: ReleaseIndex = { generator: 'edk2-matrix-release', formatVersion: RELEASE_FORMAT, release: info, assets, variants };
+    const indexText = `${JSON.stringify(index, null, 2)}\n`;
+    await writeFile(join(temp, INDEX_FILE), indexText);
+    const subjects = [{ name: INDEX_FILE, sha256: sha256Hex(indexText) }, ...assets.map((a) => ({ name: a.name, sha256: a.sha256 }))];
+    const provenance = `${JSON.stringify(provenanceStatement(index, subjects, opts.run))}\n`;
+    await writeFile(join(temp, PROVENANCE_FILE), provenance);
+    await writeFile(join(temp, SUMS_FILE), renderSums([...subjects, { name: PROVENANCE_FILE, sha256: sha256Hex(provenance) }].map((s) => ({ path: s.name, sha256: s.sha256 }))));
+    // An empty output directory (made by the user or CI) is replaced; a non-empty one was refused above.
+    if (existing) await rm(out, { recursive: true, force: true });
+    await rename(temp, out);
+    const sizes = await Promise.all((await readdir(out)).sort().map(async (name) => ({ name, size: (await stat(join(out, name))).size })));
+    return { dir: out, index, assets: sizes };
+  } catch (err) {
+    await rm(temp, { recursive: true, force: true });
+    throw err;
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * Artifacts directories in the real format, with small stand-in firmware files: what
+ * `npm run matrix` publishes, made by the same export code (manifest, descriptor, launch.sh,
+ * index, SHA256SUMS) without a build. For tests of what consumes them (release, pull);
+ * the integration tests do the same with real builds.
+ */
+import { createHash } from 'node:crypto';
+import type { BootRecord, BuilderImage, PreparedSource, Variant } from '../../pipeline/domain.ts';
+import { writeIndex } from '../../pipeline/export/artifacts-index.ts';
+import { publishVariant } from '../../pipeline/export/export-variant.ts';
+import { descriptorFileName, firmwareDescriptor } from '../../pipeline/export/firmware-descriptor.ts';
+import { launchScript } from '../../pipeline/export/launch-script.ts';
+import { describeFile, makeManifest } from '../../pipeline/export/manifest.ts';
+import { BOOT_RECORD, BUILD_LOG, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE } from '../../pipeline/layout.ts';
+import { buildEnv } from '../../pipeline/plan/build-command.ts';
+import { parse, withMatrix } from './config.ts';
+
+export const FAKE_SOURCE: PreparedSource = {
+  key: 'f'.repeat(64),
+  volume: 'unused',
+  description: 'debian edk2 2025.02-8+deb13u1',
+  origin: { kind: 'debian', package: 'edk2', version: '2025.02-8+deb13u1' },
+  digests: [{ name: 'edk2_2025.02.orig.tar.xz', sha256: 'b63b6053d6d89c74d9291f9e96fde1584be99e6fb9c169ba9511505129d6b049' }],
+  components: [{ name: 'openssl', path: 'CryptoPkg/Library/OpensslLib/openssl', url: 'https://example.org/openssl', version: '3.4.0' }],
+};
+export const FAKE_IMAGE: BuilderImage = { id: `sha256:${'1'.repeat(64)}`, tag: 'edk2-matrix/builder:test', packages: ['gcc-14=14.2.0-19', 'nasm=2.16.03-1', 'make=4.4.1-2'] };
+
+/** The variants of the default matrix.yaml with `matrix:` replaced (ids like x64-debug, aarch64-debug). */
+export function fakeVariants(matrix = '  arch: [X64, AARCH64]\n  target: [DEBUG]\n'): Variant[] {
+  return [...parse(withMatrix(matrix)).variants];
+}
+
+const bytes = (seed: string, size: number) => {
+  const out = Buffer.alloc(size);
+  let block = createHash('sha256').update(seed).digest();
+  for (let i = 0; i < size; i += 32) {
+    block.copy(out, i);
+    block = createHash('sha256').update(block).digest();
+  }
+  return out;
+};
+
+export interface FakeOptions {
+  readonly source?: PreparedSource;
+  readonly image?: BuilderImage;
+  readonly boot?: Partial<BootRecord> | undefined;
+  readonly installPrefix?: string;
+}
+
+/** Publishes `variant` into `outDir` as a build would, with made-up firmware bytes. */
+export async function writeFakeVariant(outDir: string, variant: Variant, o: FakeOptions = {}): Promise<void> {
+  const epoch = 1735689600;
+  const plan = { variant, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), env: buildEnv(variant, epoch) };
+  const prefix = o.installPrefix ?? '/usr/share/edk2-matrix/{id}';
+  const inputs = { plan, buildArgv: ['build', '-a', variant.arch], seconds: 12.3, source: o.source ?? FAKE_SOURCE, image: o.image ?? FAKE_IMAGE, reproducible: undefined };
+  const p = variant.platform;
+  const files = [
+    { name: p.code.published, data: bytes(`code ${variant.id}`, p.code.padTo ? 256 * 1024 : 64 * 1024) },
+    { name: p.vars.published, data: bytes(`vars ${variant.id}`, 16 * 1024) },
+    { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, prefix), null, 4)}\n`) },
+    { name: BUILD_LOG, data: Buffer.from(`build of ${variant.id}\n`) },
+    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(makeManifest({ ...inputs, files: [] }))) },
+  ].sort((a, b) => a.name.localeCompare(b.name));
+  const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
+  const boot = o.boot === undefined ? [] : [{
+    name: BOOT_RECORD,
+    data: `${JSON.stringify({ ok: true, secondsToShell: 7.5, accel: 'tcg', shellDisk: false, reason: undefined, at: '2026-01-01T00:00:00.000Z', ...o.boot })}\n`,
+  }];
+  await publishVariant(outDir, variant.id, [
+    ...files.map((f) => ({ ...f, mode: fileMode(f.name) })),
+    { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n` },
+    ...boot,
+  ]);
+  await writeIndex(outDir);
+}
