@@ -1,4 +1,22 @@
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Integration files share one cache directory and run one after another, in the order the
+ * pipeline's users meet them: the matrix build fills the artifact cache that the release
+ * rehearsal compares against and the pull tests install from. Unit tests come first.
+ */
+const ORDER = ['test/unit/', 'bad-input', 'matrix-build', 'release-rehearsal', 'pull', 'fault-drills', 'disk-full'];
+
+class PipelineOrder extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (f: TestSpecification) => {
+      const i = ORDER.findIndex((o) => f.moduleId.includes(o));
+      return i === -1 ? ORDER.length : i;
+    };
+    return [...files].sort((a, b) => rank(a) - rank(b) || a.moduleId.localeCompare(b.moduleId));
+  }
+}
 
 export default defineConfig({
   test: {
@@ -7,5 +25,6 @@ export default defineConfig({
     testTimeout: 10_000,
     hookTimeout: 10_000,
     fileParallelism: false,
+    sequence: { sequencer: PipelineOrder },
   },
 });

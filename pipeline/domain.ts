@@ -312,6 +312,39 @@ export interface ReleaseIndex {
   readonly variants: readonly IndexEntry[];
 }
 
+// ─── install (pull) ───────────────────────────────────────────────────────────────────────
+
+/** One variant installed by `pull`. Paths are as recorded in descriptors (without DESTDIR). */
+export interface InstalledVariant {
+  readonly id: string;
+  /** The stable directory descriptors name (in a live install, a link to the store directory). */
+  readonly dir: string;
+  /** The immutable store directory holding the files (the same as `dir` under --destdir). */
+  readonly storeDir: string;
+  readonly files: readonly ArtifactFile[];
+  /** The QEMU firmware descriptor written for it, and its digest. */
+  readonly descriptor: string;
+  readonly descriptorSha256: string;
+  /** Where it came from. */
+  readonly release: {
+    readonly location: string;
+    readonly tag: string | undefined;
+    readonly keyId: string;
+    readonly archiveSha256: string;
+  };
+}
+
+export const RECEIPT_FORMAT = 1;
+
+/** What `pull` installed in one place: `--check` re-hashes it, `uninstall` removes exactly it. */
+export interface Receipt {
+  readonly generator: 'edk2-matrix-pull';
+  readonly formatVersion: typeof RECEIPT_FORMAT;
+  readonly variants: readonly InstalledVariant[];
+  /** Directories pull created (as recorded, without DESTDIR): removed, when empty, with the last variant. */
+  readonly directories: readonly string[];
+}
+
 // ─── report ────────────────────────────────────────────────────────────────────────────────
 
 /** Where a published variant came from: a build now, the artifact cache, or already in place. */

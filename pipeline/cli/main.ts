@@ -1,6 +1,8 @@
 /**
- * What every command shares: Ctrl-C and SIGTERM abort the run's signal (a second one quits at
- * once), and an error ends the process with one line and its exit code.
+ * What every command shares: every signal that ends a process by default (INT, TERM, HUP when
+ * the terminal closes, QUIT) aborts the run's signal, so that cleanup runs (a second one quits
+ * at once); writing to a closed stdout or stderr (EPIPE) never ends the process before its
+ * cleanup; an error ends the process with one line and its exit code.
  */
 import { setMaxListeners } from 'node:events';
 import { describeError, MatrixError } from '../errors.ts';
@@ -8,7 +10,10 @@ import { describeError, MatrixError } from '../errors.ts';
 /** Signals closer together than this are one interrupt delivered twice. */
 const SAME_INTERRUPT_MS = 500;
 
-export function runCommand(main: (argv: readonly string[], signal: AbortSignal) => Promise<number>): void {
+/** Signals whose default action ends the process: each is handled like Ctrl-C. */
+export const ENDING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+
+export function runCommand(main: (argv: readonly string[], signal: AbortSignal) => Promise<number>, argv = process.argv.slice(2)): void {
   const controller = new AbortController();
   // Every queued variant and running build listens to it: more than Node's default of 10.
   setMaxListeners(0, controller.signal);
@@ -21,12 +26,18 @@ export function runCommand(main: (argv: readonly string[], signal: AbortSignal) 
       return;
     }
     firstAt = performance.now();
-    process.stderr.write(`\n${sig}: stopping, removing containers (again to quit at once)\n`);
+    process.stderr.write(`\n${sig}: stopping, cleaning up (again to quit at once)\n`);
     controller.abort(new Error(sig));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  main(process.argv.slice(2), controller.signal).then(
+  for (const sig of ENDING_SIGNALS) process.on(sig, onSignal);
+  // A closed pipe (terminal gone, `| head`) must not end the process mid-cleanup: what cannot be
+  // written is dropped.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+    });
+  }
+  main(argv, controller.signal).then(
     (code) => {
       process.exitCode = controller.signal.aborted ? 130 : code;
     },

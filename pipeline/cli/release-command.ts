@@ -14,6 +14,7 @@ import { DEFAULT_TRUST_FILE, PUBLIC_KEY_FILE, SECRET_KEY_FILE } from '../layout.
 import { assembleRelease } from '../release/assemble.ts';
 import { formatPublicKey, formatSecretKey, generateKey, keyIdHex, MinisignFormatError, parsePublicKey, parseSecretKey, type SecretKey } from '../release/minisign.ts';
 import { buildRunFromEnv } from '../release/provenance.ts';
+import { inputsDigest, releaseTag } from '../release/release-tag.ts';
 import { releaseReader } from '../release/release-reader.ts';
 import { signRelease } from '../release/sign-release.ts';
 import { verifyRelease } from '../release/verify-release.ts';
@@ -30,12 +31,14 @@ export const RELEASE_HELP = `Usage: npm run release -- <command> [options]
 Commands:
   keygen --out DIR      write a new signing key pair: DIR/${SECRET_KEY_FILE} (secret, mode 0600)
                         and DIR/${PUBLIC_KEY_FILE}; refuses to overwrite
-  assemble --from DIR [--from DIR ...] --out DIR [--config FILE] [--tag TAG] [--commit SHA]
+  assemble --out DIR --from DIR [DIR ...] [--config FILE] [--tag TAG] [--commit SHA]
                         merge artifacts directories (one per CI shard) into one release:
                         index.json, SHA256SUMS, <id>.tar.xz, <id>.cdx.json, provenance.intoto.jsonl
   sign DIR [--key FILE] sign DIR/SHA256SUMS (writes SHA256SUMS.minisig); the secret key comes
                         from FILE or from $${KEY_ENV} (its contents, for a CI secret);
                         an encrypted key's password from $${KEY_PASSWORD_ENV}
+  tag [--config FILE]   print the tag this CI run releases under: the pushed tag, or
+                        nightly-<digest of the matrix, builder, pipeline and lock file>
   verify DIR|URL [--trust FILE]
                         check the whole chain: key, signature, SHA256SUMS, every asset, every
                         file in every archive; names the first broken link.
@@ -136,12 +139,13 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
       return 0;
     }
     case 'assemble': {
-      if (rest.length) throw usage(`assemble takes no positional arguments (got ${rest.join(' ')}); use --from`);
-      if (!v.from?.length || !v.out) throw usage('assemble needs --from DIR (one per shard) and --out DIR');
+      // `--from a b c` (as a shell glob expands) gives a, then b and c as positionals: all are shards.
+      const from = [...(v.from ?? []), ...rest];
+      if (!from.length || !v.out) throw usage('assemble needs --from DIR (one per shard) and --out DIR');
       const config = v.config ? { matrix: loadConfig(v.config), shownPath: relative(process.cwd(), resolve(v.config)) || v.config } : undefined;
       const env = process.env;
       const result = await assembleRelease({
-        from: v.from, out: v.out, config,
+        from, out: v.out, config,
         tag: v.tag ?? (env.GITHUB_REF_TYPE === 'tag' ? env.GITHUB_REF_NAME : undefined),
         commit: v.commit ?? env.GITHUB_SHA,
         sourceDateEpoch: epochOption(v['source-date-epoch']),
@@ -155,6 +159,11 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
       if (rest.length !== 1) throw usage('sign takes one release directory');
       const r = await signRelease(resolve(rest[0]!), await readSecretKey(v.key));
       out.write(`${r.already ? 'already signed' : 'signed'} with key ${r.keyId} (trusted comment: ${r.trustedComment.replaceAll('\t', ' ')})\n`);
+      return 0;
+    }
+    case 'tag': {
+      const config = resolve(v.config ?? join(PACKAGE_ROOT, 'matrix.yaml'));
+      out.write(`${releaseTag(process.env, await inputsDigest(PACKAGE_ROOT, config))}\n`);
       return 0;
     }
     case 'verify': {

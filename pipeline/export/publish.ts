@@ -13,7 +13,8 @@ export function tempName(label: string): string {
   return `${TEMP_PREFIX}${process.pid}-${label}-${randomBytes(3).toString('hex')}`;
 }
 
-async function syncPath(path: string): Promise<void> {
+/** fsync of a file or directory (a directory's entries, after renames into it). */
+export async function syncPath(path: string): Promise<void> {
   const fh = await open(path, 'r');
   try {
     await fh.sync();

@@ -1,0 +1,187 @@
+/**
+ * release.yml rehearsed on this machine, job by job, with its own `run:` steps (see
+ * test/helpers/workflow-rehearsal.ts for the stand-ins): plan → one build shard per variant,
+ * each in its own workspace, process and cold cache directory, built for real and booted →
+ * assemble → sign → verify → attest → publish. Event: a manual dispatch (publishes; a tag push
+ * would also rebuild each variant twice for --verify-reproducible, which the matrix tests cover).
+ * The matrix is test/fixtures/release-matrix.yaml (two variants of two architectures) in place
+ * of matrix.yaml, and the signing key is the rehearsal's own, as a fork's would be.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ReleaseIndex } from '../../pipeline/domain.ts';
+import { cacheNamespace } from '../../pipeline/engine/cache-namespace.ts';
+import { formatPublicKey, formatSecretKey, generateKey } from '../../pipeline/release/minisign.ts';
+import { REPO } from '../helpers/config.ts';
+import { serveDirectory, type StaticServer } from '../helpers/static-server.ts';
+import { Rehearsal, type JobRun } from '../helpers/workflow-rehearsal.ts';
+
+const CONFIG = 'test/fixtures/release-matrix.yaml';
+const IDS = ['aarch64-debug', 'ia32-debug'];
+const root = mkdtempSync(join(tmpdir(), 'edk2-matrix-rehearsal-'));
+const key = generateKey();
+const pubFile = join(root, 'rehearsal.pub');
+writeFileSync(pubFile, formatPublicKey(key));
+const sha = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: REPO }).toString().trim();
+const seconds: Record<string, number> = {};
+
+function rehearsal(dir: string, caches?: string): Rehearsal {
+  mkdirSync(dir, { recursive: true });
+  return new Rehearsal({
+    workflowFile: join(REPO, '.github', 'workflows', 'release.yml'),
+    repo: REPO, root: dir, event: { name: 'workflow_dispatch', ref: 'refs/heads/main' }, sha, caches,
+    secrets: { EDK2_MATRIX_RELEASE_KEY: formatSecretKey(key) },
+    env: { CONFIG },
+    replace: { 'keys/release.pub': formatPublicKey(key) },
+  });
+}
+
+const first = rehearsal(join(root, 'run1'));
+const runs: Record<string, JobRun[]> = {};
+let server: StaticServer;
+
+async function job(r: Rehearsal, id: string, label = id): Promise<JobRun[]> {
+  const t = performance.now();
+  const result = await r.runJob(id);
+  seconds[label] = (performance.now() - t) / 1000;
+  return result;
+}
+
+const failures = (rs: readonly JobRun[]) => rs.filter((r) => !r.ok).map((r) => `${r.job} ${JSON.stringify(r.matrix.id ?? '')}: ${r.steps.filter((s) => !s.ok).map((s) => `${s.name}: ${s.tail.slice(-1500)}`).join('\n')}`);
+
+beforeAll(async () => {
+  for (const id of ['plan', 'build', 'assemble', 'publish']) runs[id] = await job(first, id);
+  server = await serveDirectory(join(first.store.releases, runs.plan![0]!.outputs.tag!));
+}, 60 * 60_000);
+
+afterAll(async () => {
+  await server?.close();
+  // The shards' cache directories each had their own source and compiler cache volumes.
+  const docker = new Docker();
+  const namespaces = [...Object.values(runs).flat(), ...(rerun ?? [])].filter((r) => r.workspace)
+    .map((r) => cacheNamespace(join(r.workspace, '.cache', 'edk2-matrix')));
+  for (const v of (await docker.listVolumes()).Volumes ?? []) {
+    if (namespaces.some((ns) => v.Name.startsWith(`edk2-matrix-src-${ns}-`) || v.Name === `edk2-matrix-ccache-${ns}`)) await docker.getVolume(v.Name).remove().catch(() => {});
+  }
+  rmSync(root, { recursive: true, force: true });
+  process.stderr.write(`release rehearsal, seconds per job: ${JSON.stringify(seconds)}\n`);
+}, 120_000);
+
+let rerun: JobRun[] | undefined;
+const tag = () => runs.plan![0]!.outputs.tag!;
+const published = () => join(first.store.releases, tag());
+const cli = (args: string[]) => spawnSync('npm', ['run', '-s', 'release', '--', ...args], { cwd: REPO, encoding: 'utf8' });
+
+describe('release.yml rehearsed job by job', () => {
+  it('plans one build job per variant of the matrix, under a nightly tag', () => {
+    expect(failures(runs.plan!)).toEqual([]);
+    const plan = runs.plan![0]!.outputs;
+    expect((JSON.parse(plan.variants!) as { id: string }[]).map((v) => v.id).sort()).toEqual(IDS);
+    expect(plan.tag).toMatch(/^nightly-[0-9a-f]{16}$/);
+  });
+
+  it('builds and boots each variant in its own shard, for real', () => {
+    expect(failures(runs.build!)).toEqual([]);
+    expect(runs.build!.map((r) => r.matrix.id).sort()).toEqual(IDS);
+    for (const r of runs.build!) {
+      const log = r.steps.find((s) => s.name === 'build and boot')!.tail;
+      expect(log).toMatch(new RegExp(`${r.matrix.id}\\s+built`));
+      expect(log).toMatch(/1 booted, 0 failed/);
+    }
+    expect(new Set(runs.build!.map((r) => r.workspace)).size).toBe(IDS.length);
+  });
+
+  it('assembles, signs, verifies, attests and publishes (draft first, then published)', () => {
+    expect(failures(runs.assemble!)).toEqual([]);
+    expect(failures(runs.publish!)).toEqual([]);
+    expect(readdirSync(published()).sort()).toEqual([
+      'SHA256SUMS', 'SHA256SUMS.minisig', 'aarch64-debug.cdx.json', 'aarch64-debug.tar.xz', 'ia32-debug.cdx.json', 'ia32-debug.tar.xz',
+      'index.json', 'provenance.intoto.jsonl',
+    ]);
+    const calls = readFileSync(join(first.store.releases, 'calls.log'), 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' '));
+    expect(calls).toEqual(['gh release view', 'gh release create', 'gh release upload', 'gh release edit']);
+    const attested = JSON.parse(readFileSync(join(first.store.attestations, 'attestations.jsonl'), 'utf8')) as { subjects: { path: string }[] };
+    expect(attested.subjects.map((s) => s.path)).toContain('index.json');
+    const index = JSON.parse(readFileSync(join(published(), 'index.json'), 'utf8')) as ReleaseIndex;
+    expect(index.release).toMatchObject({ tag: tag(), commit: sha, matrix: { path: CONFIG } });
+    for (const v of index.variants) expect(v.boot, v.id).toMatchObject({ ok: true });
+  });
+
+  it('refuses to publish the same tag twice', async () => {
+    const again = await job(first, 'publish', 'publish again');
+    expect(again[0]!.ok).toBe(false);
+    expect(again[0]!.steps.at(-1)!.tail).toMatch(/a release nightly-\w+ exists already; releases are never overwritten/);
+  }, 10 * 60_000);
+
+  it('verifies the published release with the project\'s command, from the directory and over HTTP', () => {
+    for (const where of [published(), server.url]) {
+      const r = cli(['verify', where, '--trust', pubFile]);
+      expect(r.stderr + r.stdout, where).toMatch(/verified/);
+      expect(r.status).toBe(0);
+    }
+    // The repository's own key did not sign it: the default trust refuses, naming the link.
+    const r = cli(['verify', published()]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^edk2-matrix: signature: SHA256SUMS.minisig does not verify SHA256SUMS with key \w+ \(keys\/release.pub\): made with key/m);
+  });
+
+  it('verifies with the standard tools a distribution has: minisign, sha256sum, tar', () => {
+    const copy = join(root, 'by-hand');
+    cpSync(published(), copy, { recursive: true });
+    expect(execFileSync('minisign', ['-Vm', 'SHA256SUMS', '-p', pubFile], { cwd: copy }).toString()).toMatch(/Signature and comment signature verified/);
+    expect(execFileSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: copy }).toString()).toMatch(/ia32-debug.tar.xz: OK/);
+    execFileSync('tar', ['-xJf', 'ia32-debug.tar.xz'], { cwd: copy });
+    const index = JSON.parse(readFileSync(join(copy, 'index.json'), 'utf8')) as ReleaseIndex;
+    const sums = index.variants.find((v) => v.id === 'ia32-debug')!.files.map((f) => `${f.sha256}  ${f.path}\n`).join('');
+    writeFileSync(join(copy, 'files.sha256'), sums);
+    expect(execFileSync('sha256sum', ['-c', '--strict', 'files.sha256'], { cwd: copy }).toString()).toMatch(/ia32-debug\/OVMF_CODE.fd: OK/);
+  });
+
+  it('holds firmware byte-identical to the same variants from one plain npm run matrix run', () => {
+    const plain = join(root, 'plain');
+    const r = spawnSync('npm', ['run', '-s', 'matrix', '--', '--config', CONFIG, '--out', plain], { cwd: REPO, encoding: 'utf8', env: { ...process.env, GITHUB_ACTIONS: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    const unpacked = join(root, 'unpacked');
+    mkdirSync(unpacked);
+    for (const id of IDS) {
+      execFileSync('tar', ['-xJf', join(published(), `${id}.tar.xz`), '-C', unpacked]);
+      const manifest = JSON.parse(readFileSync(join(unpacked, id, 'manifest.json'), 'utf8')) as { qemu: { code: string; varsTemplate: string }; descriptor: string };
+      for (const f of [manifest.qemu.code, manifest.qemu.varsTemplate, 'Shell.efi', manifest.descriptor, 'launch.sh']) {
+        expect(readFileSync(join(unpacked, id, f)).equals(readFileSync(join(plain, id, f))), `${id}/${f}`).toBe(true);
+      }
+    }
+  }, 30 * 60_000);
+
+  it.each([
+    ['a flipped byte in an archive', (d: string) => flipByte(join(d, 'ia32-debug.tar.xz'), 1000), 'asset ia32-debug.tar.xz'],
+    ['a flipped byte in SHA256SUMS', (d: string) => flipByte(join(d, 'SHA256SUMS'), 10), 'signature'],
+    ['a flipped byte in the signature', (d: string) => flipByte(join(d, 'SHA256SUMS.minisig'), readFileSync(join(d, 'SHA256SUMS.minisig')).indexOf('\n') + 30), 'signature'],
+    ['an extra asset', (d: string) => writeFileSync(join(d, 'bonus.tar.xz'), 'x'), 'asset bonus.tar.xz'],
+    ['a missing asset', (d: string) => rmSync(join(d, 'aarch64-debug.tar.xz')), 'asset aarch64-debug.tar.xz'],
+  ])('rejects %s with npm run release -- verify, naming it', (_what, tamper, link) => {
+    const copy = join(root, `tampered-${Math.random().toString(36).slice(2)}`);
+    cpSync(published(), copy, { recursive: true });
+    tamper(copy);
+    const r = cli(['verify', copy, '--trust', pubFile]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^edk2-matrix: ${link.replace('.', '\\.')}: `, 'm'));
+  });
+
+  it('rebuilds nothing when the workflow runs again with its caches restored', async () => {
+    const again = rehearsal(join(root, 'run2'), first.store.caches);
+    await job(again, 'plan', 'plan (rerun)');
+    rerun = await job(again, 'build', 'build (rerun)');
+    expect(failures(rerun)).toEqual([]);
+    for (const r of rerun) expect(r.steps.find((s) => s.name === 'build and boot')!.tail).toMatch(/0 built, 1 reused/);
+  }, 30 * 60_000);
+});
+
+function flipByte(path: string, at: number): void {
+  const data = readFileSync(path);
+  data[at]! ^= 0x01;
+  writeFileSync(path, data);
+}
