@@ -80,11 +80,15 @@ export class SourceError extends MatrixError {
   readonly exitCode = 1;
 }
 
+/** Why a build failed: what the code branches on (the message is for people). */
+export type BuildFailure = 'exit-status' | 'timeout' | 'out-of-memory' | 'killed' | 'log-write';
+
 /** One variant's build failed. */
 export class BuildError extends MatrixError {
   readonly exitCode = 1;
   constructor(
     readonly variantId: string,
+    readonly kind: BuildFailure,
     readonly reason: string,
     readonly exitStatus: number | undefined,
     readonly logPath: string | undefined,
@@ -142,6 +146,18 @@ export class ReleaseError extends MatrixError {
     options?: ErrorOptions,
   ) {
     super(`${link}: ${detail}`, hint, options);
+  }
+}
+
+/** Installing a verified release failed at the destination (no space, no permission, ...); it was undone. */
+export class InstallError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(
+    readonly destination: string,
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`install into ${destination}: ${detail}; nothing was changed`, 'free space or fix permissions there, or install elsewhere (--user, --prefix, --destdir)', options);
   }
 }
 

@@ -12,10 +12,12 @@ import { ensureCcacheVolume } from './edk2-build/ccache-volume.ts';
 import type { BuildLimits } from './edk2-build/run-build.ts';
 import type { Engine } from './engine/engine.ts';
 import { newRunId, RunScope } from './engine/run-scope.ts';
+import { cleanLeftovers } from './engine/leftovers.ts';
 import { CancelledError } from './errors.ts';
 import { ArtifactCache } from './export/artifact-cache.ts';
-import { pruneArtifacts, writeIndex } from './export/artifacts-index.ts';
+import { IndexWriter, pruneArtifacts, writeIndex } from './export/artifacts-index.ts';
 import { reuseArtifacts } from './export/reuse.ts';
+import { markOutDir } from './export/ownership.ts';
 import { ensureBuilderImage } from './image/builder-image.ts';
 import { checkDefines } from './plan/check-defines.ts';
 import { planVariants } from './plan/plan-variants.ts';
@@ -61,6 +63,10 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     const info = await engine.ping();
     reporter.info(`engine: Docker ${info.version} (API ${info.apiVersion}); run ${scope.runId}; ` +
       `${opts.schedule.jobs} build${opts.schedule.jobs === 1 ? '' : 's'} at a time, -n ${opts.schedule.threads} each`);
+    // What runs of this host that died left behind (a killed CLI's containers): removed first.
+    const swept = await cleanLeftovers(engine, { thisHostOnly: true });
+    if (swept.containers || swept.volumes) reporter.info(`removed ${swept.containers} container(s) and ${swept.volumes} volume(s) left by runs of this host that died`);
+    for (const p of swept.problems) reporter.warn(`could not remove ${p}`);
     // Source first: a define the DSC does not know is a configuration error, found before any container.
     const facts = await reporter.stage('edk2 source: verify and check defines', () => loadSourceFacts(opts.config.source, opts.cacheDir, reporter, signal));
     checkDefines(opts.config, opts.variants, facts.defines);
@@ -73,9 +79,10 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       sourceDateEpoch: facts.epoch,
       installPrefix: opts.config.installPrefix,
     });
-    await mkdir(opts.outDir, { recursive: true });
+    await markOutDir(opts.outDir);
     const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
-    const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter);
+    const index = new IndexWriter(opts.outDir);
+    const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter, index);
     const reusedOutcomes: VariantOutcome[] = [...reused].map(([id, r]) => ({ id, status: 'built', seconds: 0, cpuSeconds: 0, ...r }));
     for (const o of reusedOutcomes) reporter.finished(o);
     const toBuild = plans.filter((p) => !reused.has(p.variant.id));
@@ -95,7 +102,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       };
       const ctx = {
         scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir, installPrefix: opts.config.installPrefix,
-        cache, verifyReproducible: opts.verifyReproducible, reporter,
+        cache, index, verifyReproducible: opts.verifyReproducible, reporter,
       };
       const buildStart = performance.now();
       built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s));

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prepares a Debian host for edk2-matrix: installs what is missing (Docker engine, mmdebstrap
-# to bootstrap the base image offline, QEMU to boot the firmware) and starts a Docker engine
-# if none answers. Safe to run again. Needs root (or sudo).
+# to bootstrap the base image offline, QEMU to boot the firmware; for the tests minisign,
+# libvirt and FAT tools) and starts a Docker engine if none answers. Safe to run again.
+# Needs root (or sudo). libvirt's daemon is not started here: the tests start their own.
 #
 # Packages come from the host's own apt configuration. On a host without systemd the engine is
 # started in the background with DOCKERD_ARGS (default: no iptables, no default bridge: builds
@@ -18,6 +19,16 @@ command -v mmdebstrap >/dev/null 2>&1 || need="$need mmdebstrap"
 command -v qemu-system-x86_64 >/dev/null 2>&1 || need="$need qemu-system-x86"
 command -v qemu-system-aarch64 >/dev/null 2>&1 || need="$need qemu-system-arm"
 command -v sha256sum >/dev/null 2>&1 || need="$need coreutils"
+command -v xz >/dev/null 2>&1 || need="$need xz-utils"
+# Releases: the tests check our minisign signatures with Debian's minisign, as a
+# distribution would.
+command -v minisign >/dev/null 2>&1 || need="$need minisign"
+# Downstream: libvirt's daemon and virsh (the pull tests show libvirt picking our firmware by
+# itself), and a FAT image maker for the disk that offers the UEFI Shell to secure-boot builds.
+command -v libvirtd >/dev/null 2>&1 || need="$need libvirt-daemon-system libvirt-daemon-driver-qemu"
+command -v virsh >/dev/null 2>&1 || need="$need libvirt-clients"
+command -v mkfs.fat >/dev/null 2>&1 || need="$need dosfstools"
+command -v mcopy >/dev/null 2>&1 || need="$need mtools"
 # Debian's own firmware descriptors (/usr/share/qemu/firmware): the tests check our reading of
 # QEMU's descriptor schema against them.
 [ -e /usr/share/qemu/firmware/60-edk2-x86_64.json ] || need="$need ovmf"

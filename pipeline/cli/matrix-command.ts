@@ -10,13 +10,14 @@ import { HELP, parseCli, type CliOptions } from './args.ts';
 import { loadConfig } from '../config/load.ts';
 import { selectVariants } from '../config/select.ts';
 import type { Variant } from '../domain.ts';
-import { cleanLeftovers } from './clean.ts';
+import { cleanLeftovers } from '../engine/leftovers.ts';
 import { pruneCaches } from './prune-cache.ts';
 import { DockerEngine } from '../engine/docker-engine.ts';
 import { qemuLaunch } from '../export/qemu-launch.ts';
 import { schedule } from '../queue/schedule.ts';
 import { createReporter } from '../report/create-reporter.ts';
 import { runMatrix } from '../run.ts';
+import { checkOutDir } from '../export/ownership.ts';
 import { verifyTable } from '../verify/verify-table.ts';
 import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
 
@@ -90,6 +91,7 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
     return 0;
   }
 
+  await checkOutDir(outDir);
   const reporter = createReporter();
   const result = await runMatrix(engine, {
     config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,

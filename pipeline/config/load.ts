@@ -4,13 +4,16 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import type { BuilderSpec, MatrixConfig, SourceSpec } from '../domain.ts';
 import { ConfigError } from '../errors.ts';
 import { expandMatrix, type Fail } from './expand.ts';
 import { formatPath, makeLocator, type Locator, type Path } from './locate.ts';
 import { configSchema, type RawConfig } from './schema.ts';
+
+/** Alias uses the document may expand to, in yaml's count: a matrix file needs a handful. */
+const MAX_ALIAS_COUNT = 1000;
 
 export function loadConfig(file: string): MatrixConfig {
   const path = resolve(file);
@@ -43,7 +46,17 @@ export function parseConfig(text: string, path: string, shown = path): MatrixCon
   };
   if (doc.contents === null) fail([], 'the file is empty', 'start from the default matrix.yaml');
 
-  const plain: unknown = doc.toJS();
+  let plain: unknown;
+  try {
+    // A document whose aliases expand into millions of nodes is refused, not expanded.
+    plain = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    let at = 0;
+    visit(doc, { Alias: (_key, node) => ((at = node.range?.[0] ?? 0), visit.BREAK) });
+    const { line, col } = lines.linePos(at);
+    throw new ConfigError(`YAML aliases expand too far (${(err as Error).message.toLowerCase()})`, { file: shown, line, col }, undefined,
+      'write the values out, or use fewer nested aliases');
+  }
   const parsed = configSchema.safeParse(plain);
   if (!parsed.success) throw issueToError(firstIssue(parsed.error.issues, locator), locator, plain);
   const raw = parsed.data;

@@ -8,7 +8,7 @@ import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { followOutputToFile, type FollowedOutput } from '../engine/output-log.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
-import { BuildError, CancelledError } from '../errors.ts';
+import { BuildError, CancelledError, type BuildFailure } from '../errors.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
 import { buildArgs, WORKSPACE } from '../plan/build-command.ts';
 
@@ -62,11 +62,11 @@ function sampleCpu(container: Container): { stop: () => number } {
   };
 }
 
-function failureReason(status: { exitCode: number; oomKilled: boolean }, stopReason: string | undefined, limits: BuildLimits): string {
-  if (stopReason === 'timeout') return `timed out after ${limits.timeoutMs / 60_000} min (--timeout)`;
-  if (status.oomKilled) return `out of memory (limit ${(limits.memoryBytes / 2 ** 30).toFixed(2)} GiB; --memory)`;
-  if (status.exitCode === 137) return 'killed (SIGKILL) while building';
-  return `edk2 build exited with status ${status.exitCode}`;
+function failure(status: { exitCode: number; oomKilled: boolean }, stopReason: string | undefined, limits: BuildLimits): [BuildFailure, string] {
+  if (stopReason === 'timeout') return ['timeout', `timed out after ${limits.timeoutMs / 60_000} min (--timeout)`];
+  if (status.oomKilled) return ['out-of-memory', `out of memory (limit ${(limits.memoryBytes / 2 ** 30).toFixed(2)} GiB; --memory)`];
+  if (status.exitCode === 137) return ['killed', 'killed (SIGKILL) while building'];
+  return ['exit-status', `edk2 build exited with status ${status.exitCode}`];
 }
 
 /**
@@ -133,9 +133,10 @@ export async function withBuild<T>(
     }
     if (stopReason === 'cancelled' || signal.aborted) throw new CancelledError();
     const { writeError, lastLines } = output;
-    if (writeError) throw new BuildError(variant.id, `cannot write its log: ${writeError.message}`, status.exitCode, undefined, [...lastLines]);
+    if (writeError) throw new BuildError(variant.id, 'log-write', `cannot write its log: ${writeError.message}`, status.exitCode, undefined, [...lastLines]);
     if (status.exitCode !== 0 || stopReason) {
-      throw new BuildError(variant.id, failureReason(status, stopReason, limits), status.exitCode, job.logPath, [...lastLines]);
+      const [kind, reason] = failure(status, stopReason, limits);
+      throw new BuildError(variant.id, kind, reason, status.exitCode, job.logPath, [...lastLines]);
     }
     return { result: await use({ container, argv, workVolume }), cpuNanos };
   } finally {

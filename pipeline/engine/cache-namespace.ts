@@ -3,9 +3,9 @@
  * one cache directory: pointing --cache-dir elsewhere starts from nothing, as a benchmark's
  * cold run needs, without touching the others.
  */
-import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
+import { sha256Hex } from '../checksums.ts';
 
 export function cacheNamespace(cacheDir: string): string {
-  return createHash('sha256').update(resolve(cacheDir)).digest('hex').slice(0, 8);
+  return sha256Hex(resolve(cacheDir)).slice(0, 8);
 }

@@ -3,13 +3,13 @@
  * An entry is used only after every file matched its recorded sha256; a damaged entry is
  * removed (with a warning) and the variant rebuilt.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactFile, Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { fileMode, MANIFEST_FILE } from '../layout.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
+import { sha256Hex } from '../checksums.ts';
 
 const ENTRY_FILE = 'entry.json';
 
@@ -18,7 +18,7 @@ interface Entry {
   readonly files: readonly ArtifactFile[];
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256 = sha256Hex;
 
 /** Reads `files` from `dir` and checks each against its digest; the first mismatch, or undefined. */
 export async function checkFiles(dir: string, files: readonly ArtifactFile[]): Promise<{ data: Map<string, Buffer>; problem: string | undefined }> {

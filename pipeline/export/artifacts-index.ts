@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { publishFile } from './publish.ts';
+import { isFailureRecord } from './ownership.ts';
 import { renderSums, sha256Hex } from '../checksums.ts';
 import { BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import { pidAlive } from '../host/pid-alive.ts';
@@ -103,7 +104,23 @@ export async function pruneArtifacts(outDir: string, declared: ReadonlySet<strin
     }
   }
   for (const id of await readdir(join(outDir, FAILED_DIR)).catch(() => [] as string[])) {
-    if (!declared.has(id)) await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
+    // Only failure records we wrote: whatever else lives in failed/ is the user's.
+    if (!declared.has(id) && (await isFailureRecord(join(outDir, FAILED_DIR, id)))) await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Keeps index.json and SHA256SUMS in step with the variant directories while a run publishes
+ * them one by one: each `update` rewrites both (atomically) after the ones before it finished.
+ */
+export class IndexWriter {
+  #last: Promise<unknown> = Promise.resolve();
+  constructor(readonly outDir: string) {}
+
+  update(): Promise<void> {
+    const next = this.#last.catch(() => {}).then(() => writeIndex(this.outDir));
+    this.#last = next;
+    return next.then(() => {});
   }
 }
 

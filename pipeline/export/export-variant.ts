@@ -16,6 +16,7 @@ import { launchScript } from './launch-script.ts';
 import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
+import { isFailureRecord, isOursOrAbsent } from './ownership.ts';
 
 
 export interface ExportJob {
@@ -80,6 +81,9 @@ export async function collectVariantFiles(job: ExportJob, reproducible?: boolean
 
 /** Publishes the files as `<outDir>/<id>/` at once, and forgets an earlier failure of it. */
 export async function publishVariant(outDir: string, id: string, files: readonly PublishFile[]): Promise<string> {
+  if (!(await isOursOrAbsent(join(outDir, id)))) {
+    throw new ExportError(id, `${join(outDir, id)} exists and was not written by edk2-matrix`, 'move it away; a run replaces only variant directories it published');
+  }
   try {
     const dir = await publishDirectory(outDir, id, files);
     await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
@@ -94,6 +98,9 @@ export async function publishVariant(outDir: string, id: string, files: readonly
 export async function recordFailure(outDir: string, id: string, reason: string, logPath: string | undefined, secondLogPath?: string): Promise<string> {
   // A build that failed before it wrote anything has no log file: an empty one is kept.
   const read = (path: string | undefined) => (path ? readFile(path).catch(() => Buffer.from('')) : Buffer.from(''));
+  if (!(await isFailureRecord(join(outDir, FAILED_DIR, id)))) {
+    throw new ExportError(id, `${join(outDir, FAILED_DIR, id)} exists and is not a failure record of edk2-matrix`, 'move it away');
+  }
   const dir = await publishDirectory(join(outDir, FAILED_DIR), id, [
     { name: BUILD_LOG, data: await read(logPath) },
     ...(secondLogPath ? [{ name: SECOND_BUILD_LOG, data: await read(secondLogPath) }] : []),

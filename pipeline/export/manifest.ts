@@ -1,8 +1,8 @@
 /** A variant's manifest: what was built, from what, with what, and how to boot it. */
-import { createHash } from 'node:crypto';
 import { MANIFEST_FORMAT, type ArtifactFile, type BuildPlan, type BuilderImage, type Manifest, type PreparedSource } from '../domain.ts';
 import { descriptorFileName } from './firmware-descriptor.ts';
 import { qemuLaunch } from './qemu-launch.ts';
+import { sha256Hex } from '../checksums.ts';
 
 export interface NamedData {
   readonly name: string;
@@ -10,7 +10,7 @@ export interface NamedData {
 }
 
 export function describeFile(f: NamedData): ArtifactFile {
-  return { path: f.name, sha256: createHash('sha256').update(f.data).digest('hex'), size: f.data.length };
+  return { path: f.name, sha256: sha256Hex(f.data), size: f.data.length };
 }
 
 export interface ManifestInputs {

@@ -7,12 +7,14 @@ import type { BuildPlan, Provenance } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { publishedMatches, type ArtifactCache } from './artifact-cache.ts';
 import { publishVariant } from './export-variant.ts';
+import type { IndexWriter } from './artifacts-index.ts';
 
 export async function reuseArtifacts(
   plans: readonly BuildPlan[],
   outDir: string,
   cache: ArtifactCache,
   log: Log,
+  index: IndexWriter,
 ): Promise<Map<string, { dir: string; from: Provenance }>> {
   const reused = new Map<string, { dir: string; from: Provenance }>();
   for (const { variant, key } of plans) {
@@ -22,7 +24,10 @@ export async function reuseArtifacts(
       continue;
     }
     const files = await cache.lookup(key, variant.id, log);
-    if (files) reused.set(variant.id, { dir: await publishVariant(outDir, variant.id, files), from: 'cache' });
+    if (files) {
+      reused.set(variant.id, { dir: await publishVariant(outDir, variant.id, files), from: 'cache' });
+      await index.update();
+    }
   }
   return reused;
 }

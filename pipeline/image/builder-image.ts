@@ -3,7 +3,6 @@
  * by the digest of its context and base, so an unchanged context is never rebuilt. Records the
  * exact package versions inside for the manifests.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuilderImage, BuilderSpec } from '../domain.ts';
@@ -12,11 +11,12 @@ import { ImageError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
 import { ensureBaseImage } from './base-image.ts';
 import { contextDigest, packContext, readContext } from './build-context.ts';
+import { sha256Hex } from '../checksums.ts';
 
 export const BUILDER_REPO = 'edk2-matrix/builder';
 
 export function builderTag(contextSha: string, baseId: string): string {
-  const key = createHash('sha256').update(`${contextSha}\0${baseId}`).digest('hex');
+  const key = sha256Hex(`${contextSha}\0${baseId}`);
   return `${BUILDER_REPO}:${key.slice(0, 16)}`;
 }
 

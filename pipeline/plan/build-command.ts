@@ -2,9 +2,9 @@
  * The exact edk2 `build` invocation for a variant, as an argv array: nothing from the
  * configuration is ever pasted into a shell string.
  */
-import { createHash } from 'node:crypto';
 import type { Variant } from '../domain.ts';
 import { archFacts } from '../platforms.ts';
+import { sha256Hex } from '../checksums.ts';
 
 export const WORKSPACE = '/work';
 
@@ -37,7 +37,7 @@ export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<stri
   env.SOURCE_DATE_EPOCH = String(sourceDateEpoch);
   env.EDK2_MATRIX_BUILD_DIR = platformBuildDir(variant);
   const identity = JSON.stringify([variant.id, variant.platform.dsc, variant.platform.buildArches, variant.target, variant.defines, variant.pcds]);
-  env.EDK2_MATRIX_COOKIE_SEED = createHash('sha256').update(identity).digest('hex').slice(0, 32);
+  env.EDK2_MATRIX_COOKIE_SEED = sha256Hex(identity).slice(0, 32);
   return env;
 }
 

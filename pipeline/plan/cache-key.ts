@@ -4,9 +4,9 @@
  * environment, the install prefix (it is in the descriptor) and the output format version.
  * Knobs that only change speed (threads, jobs, the compiler cache) are left out on purpose.
  */
-import { createHash } from 'node:crypto';
 import { MANIFEST_FORMAT, type Variant } from '../domain.ts';
 import { buildArgs, buildEnv } from './build-command.ts';
+import { sha256Hex } from '../checksums.ts';
 
 /** Bump when the files a variant publishes change for the same inputs. */
 export const OUTPUT_FORMAT_VERSION = 3;
@@ -37,5 +37,5 @@ export function variantKey(i: KeyInputs): string {
     env: buildEnv(i.variant, i.sourceDateEpoch),
     install: i.installPrefix,
   };
-  return createHash('sha256').update(JSON.stringify(material)).digest('hex');
+  return sha256Hex(JSON.stringify(material));
 }

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { RECEIPT_FORMAT, type ArtifactFile, type InstalledVariant, type Manifest, type Receipt } from '../domain.ts';
-import { CancelledError, ReleaseError } from '../errors.ts';
+import { CancelledError, InstallError, MatrixError, ReleaseError } from '../errors.ts';
 import { fileMode, MANIFEST_FILE, RECEIPT_FILE, STORE_DIR, TEMP_PREFIX } from '../layout.ts';
 import { syncPath, writeFileSynced } from '../export/publish.ts';
 import type { Log } from '../report/reporter.ts';
@@ -23,6 +23,7 @@ import type { VerifiedRelease } from '../release/verify-release.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
 import { installedDescriptorName, rewriteDescriptor } from './installed-descriptor.ts';
 import { readReceipt } from './receipt.ts';
+import { sha256Hex } from '../checksums.ts';
 
 export interface InstallRequest {
   readonly paths: InstallPaths;
@@ -147,7 +148,7 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
         staged, stagedIsNew: !reuse, descriptorText,
         entry: {
           id, dir, storeDir: final, descriptor,
-          descriptorSha256: createHash('sha256').update(descriptorText).digest('hex'),
+          descriptorSha256: sha256Hex(descriptorText),
           files: variant.files.map((f) => ({ ...f, path: f.path.slice(id.length + 1) })),
           release: { location: req.location, tag: release.index.release.tag, keyId: release.keyId, archiveSha256: archiveAsset.sha256 },
         },
@@ -218,7 +219,9 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
     return receipt;
   } catch (err) {
     await undo.rollback(log);
-    throw err;
+    if (err instanceof MatrixError) throw err;
+    const e = err as NodeJS.ErrnoException;
+    throw new InstallError(disk(paths.dataDir), e.code ? `${e.code} (${e.syscall ?? 'write'} ${e.path ?? ''})`.replace(' )', ')') : e.message, { cause: err });
   }
 }
 

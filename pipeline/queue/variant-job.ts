@@ -10,6 +10,7 @@ import { withBuild, type BuildLimits } from '../edk2-build/run-build.ts';
 import type { RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError, describeError, EngineLostError, ExportError, ReproducibilityError } from '../errors.ts';
 import type { ArtifactCache } from '../export/artifact-cache.ts';
+import type { IndexWriter } from '../export/artifacts-index.ts';
 import { collectVariantFiles, publishVariant, recordFailure } from '../export/export-variant.ts';
 import { RUN_DEPENDENT_FILES } from '../layout.ts';
 import type { PublishFile } from '../export/publish.ts';
@@ -26,6 +27,8 @@ export interface JobContext {
   readonly outDir: string;
   readonly installPrefix: string;
   readonly cache: ArtifactCache | undefined;
+  /** Rewrites index.json and SHA256SUMS after each publication. */
+  readonly index: IndexWriter;
   readonly verifyReproducible: boolean;
   readonly reporter: Reporter;
 }
@@ -76,13 +79,15 @@ export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: Ab
       await ctx.cache.store(plan.key, first.files).catch((err: unknown) =>
         ctx.reporter.warn(`${id}: could not store it in the artifact cache (${describeError(err)}); it is published all the same`));
     }
-    return { dir: await publishVariant(ctx.outDir, id, first.files), cpuNanos };
+    const dir = await publishVariant(ctx.outDir, id, first.files);
+    await ctx.index.update();
+    return { dir, cpuNanos };
   } catch (err) {
     if (err instanceof CancelledError || signal.aborted) throw err;
     const log = err instanceof BuildError ? err.logPath : logPath;
     const reason = err instanceof BuildError ? `${id}: ${err.reason}` : describeError(err);
     const kept = await recordFailure(ctx.outDir, id, reason, log, secondLogPath);
-    if (err instanceof BuildError) throw new BuildError(err.variantId, err.reason, err.exitStatus, kept, err.lastLines, { cause: err.cause });
+    if (err instanceof BuildError) throw new BuildError(err.variantId, err.kind, err.reason, err.exitStatus, kept, err.lastLines, { cause: err.cause });
     if (err instanceof ReproducibilityError || err instanceof EngineLostError) throw err;
     throw new ExportError(id, `${describeError(err)}; log: ${kept}`, undefined, { cause: err });
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { hashFile } from '../checksums.ts';
 import { ReleaseError } from '../errors.ts';
 import { TEMP_PREFIX } from '../layout.ts';
+import { sha256Hex } from '../checksums.ts';
 
 export interface Expected {
   readonly maxBytes: number;
@@ -52,7 +53,7 @@ export class DirectoryReader implements ReleaseReader {
 
   async bytes(name: string, expected: Expected): Promise<Buffer> {
     const data = await readFile(await this.#existing(name, expected.maxBytes));
-    checkDigest(name, expected, { sha256: createHash('sha256').update(data).digest('hex'), size: data.length });
+    checkDigest(name, expected, { sha256: sha256Hex(data), size: data.length });
     return data;
   }
 

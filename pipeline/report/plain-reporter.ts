@@ -7,6 +7,7 @@ import type { VariantOutcome } from '../domain.ts';
 import { describeError } from '../errors.ts';
 import type { Reporter, RunSummary } from './reporter.ts';
 import { formatSeconds, summaryLine, summaryMarkdown, summaryTable } from './summary.ts';
+import { workflowCommand } from './github-commands.ts';
 
 export class PlainReporter implements Reporter {
   readonly #start = performance.now();
@@ -18,7 +19,9 @@ export class PlainReporter implements Reporter {
 
   protected print(line: string): void {
     const t = formatSeconds((performance.now() - this.#start) / 1000).padStart(6);
-    this.out.write(`[${t}] ${line}\n`);
+    // One line per message: a newline inside one (an error's text) would start a line that
+    // GitHub reads as a workflow command.
+    this.out.write(`[${t}] ${line.replace(/\s*[\r\n]+\s*/g, ' | ')}\n`);
   }
 
   info(message: string): void {
@@ -26,12 +29,12 @@ export class PlainReporter implements Reporter {
   }
 
   warn(message: string): void {
-    if (this.github) this.out.write(`::warning::${message}\n`);
+    if (this.github) this.out.write(workflowCommand('warning', message));
     else this.print(`warning: ${message}`);
   }
 
   async stage<T>(name: string, work: () => Promise<T>): Promise<T> {
-    if (this.github) this.out.write(`::group::${name}\n`);
+    if (this.github) this.out.write(workflowCommand('group', name));
     this.print(`${name}…`);
     const t = performance.now();
     try {
@@ -60,7 +63,7 @@ export class PlainReporter implements Reporter {
     else if (o.status === 'built') this.print(`${o.id}: done in ${formatSeconds(o.seconds)} → ${o.dir}`);
     else if (o.status === 'failed') {
       const message = `${o.id}: FAILED after ${formatSeconds(o.seconds)}: ${describeError(o.error)}`;
-      if (this.github) this.out.write(`::error title=${o.id}::${describeError(o.error)}\n`);
+      if (this.github) this.out.write(workflowCommand('error', describeError(o.error), { title: o.id }));
       this.print(message);
     }
   }

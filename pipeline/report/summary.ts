@@ -14,7 +14,7 @@ function rows(outcomes: readonly VariantOutcome[]): [string, string, string, str
     o.id,
     o.status === 'built' && o.from !== 'built' ? o.from : o.status,
     o.status === 'cancelled' || (o.status === 'built' && o.from !== 'built') ? '-' : formatSeconds(o.seconds),
-    o.status === 'built' ? o.dir : o.status === 'failed' ? describeError(o.error) : 'not finished',
+    o.status === 'built' ? o.dir : o.status === 'failed' ? describeError(o.error).replace(/\s*[\r\n]+\s*/g, ' | ') : 'not finished',
   ]);
 }
 

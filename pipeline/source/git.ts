@@ -3,7 +3,6 @@
  * git command line, there being no library that handles submodules, then packed like an archive.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, mkdir, readdir, readlink, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { SourceError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
 import { BUILD_UID, type DirectoryWalker } from './pack-tree.ts';
 import { checkEntry } from './tar-safety.ts';
+import { sha256Hex } from '../checksums.ts';
 
 const run = promisify(execFile);
 
@@ -34,7 +34,7 @@ async function git(argv: string[], signal: AbortSignal): Promise<string> {
 }
 
 export async function checkoutGit(url: string, commit: string, submodules: boolean, cacheDir: string, log: Log, signal: AbortSignal): Promise<string> {
-  const dir = join(cacheDir, 'git', createHash('sha256').update(`${url}\0${commit}\0${submodules}`).digest('hex').slice(0, 16));
+  const dir = join(cacheDir, 'git', sha256Hex(`${url}\0${commit}\0${submodules}`).slice(0, 16));
   try {
     if ((await git(['git', '-C', dir, 'rev-parse', 'HEAD'], signal)).trim() === commit) return dir;
   } catch {

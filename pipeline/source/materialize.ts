@@ -2,7 +2,6 @@
  * From a SourceSpec to verified local inputs: archive layers (each checked against its
  * sha256), or a git checkout, plus the patch series to apply in the container.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { SourceOrigin, SourceSpec } from '../domain.ts';
@@ -12,6 +11,7 @@ import type { Log } from '../report/reporter.ts';
 import { fetchVerified } from './download.ts';
 import { checkoutGit, walkCheckout } from './git.ts';
 import type { ArchiveLayer, DirectoryWalker, ExtraFile } from './pack-tree.ts';
+import { sha256Hex } from '../checksums.ts';
 
 /** Where extra patches and their series go inside the source tree. */
 export const EXTRA_PATCH_DIR = '.edk2-matrix/patches';
@@ -42,7 +42,7 @@ export async function extraPatchFiles(patches: readonly string[]): Promise<{ fil
     const name = `${String(i + 1).padStart(4, '0')}-${basename(path)}`;
     names.push(name);
     files.push({ name: `${EXTRA_PATCH_DIR}/${name}`, data });
-    digests.push({ name: `patch ${basename(path)}`, sha256: createHash('sha256').update(data).digest('hex') });
+    digests.push({ name: `patch ${basename(path)}`, sha256: sha256Hex(data) });
   }
   if (names.length) files.push({ name: `${EXTRA_PATCH_DIR}/series`, data: Buffer.from(`${names.join('\n')}\n`) });
   return { files, digests };

@@ -3,7 +3,6 @@
  * once per (source, builder image). Every variant mounts it read-only. A volume is used only
  * when its ready marker holds the expected key; a half-made one is removed.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -16,6 +15,7 @@ import type { Log } from '../report/reporter.ts';
 import { cacheNamespace } from '../engine/cache-namespace.ts';
 import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
 import { packTree } from './pack-tree.ts';
+import { sha256Hex } from '../checksums.ts';
 
 /** Bump when the way a tree is prepared changes (it is part of the key). */
 const PREPARE_VERSION = 1;
@@ -23,7 +23,7 @@ export const SOURCE_MOUNT = '/src';
 const READY_FILE = `${SOURCE_MOUNT}/.edk2-matrix/ready`;
 
 export function sourceKey(identity: Pick<SourceIdentity, 'digests'>, imageId: string): string {
-  return createHash('sha256').update(JSON.stringify({ v: PREPARE_VERSION, digests: identity.digests, imageId })).digest('hex');
+  return sha256Hex(JSON.stringify({ v: PREPARE_VERSION, digests: identity.digests, imageId }));
 }
 
 /** `namespace` ties the volume to one cache directory (see build/ccache-volume.ts). */

@@ -2,7 +2,6 @@
  * What a verified source says about itself — which `-D` names each platform DSC understands,
  * and its date for SOURCE_DATE_EPOCH — computed once on this host and cached by its digests.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SourceFacts, SourceSpec } from '../domain.ts';
@@ -12,13 +11,14 @@ import type { Log } from '../report/reporter.ts';
 import { materializeSource, sourceIdentity } from './materialize.ts';
 import { scanSource } from './meta-files.ts';
 import { bundledComponents } from './bundled-components.ts';
+import { sha256Hex } from '../checksums.ts';
 
 /** Bump when the scan changes what it finds. */
 const SCAN_VERSION = 3;
 
 export async function loadSourceFacts(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceFacts> {
   const identity = await sourceIdentity(spec);
-  const key = createHash('sha256').update(JSON.stringify({ v: SCAN_VERSION, digests: identity.digests, dscs: KNOWN_DSCS })).digest('hex');
+  const key = sha256Hex(JSON.stringify({ v: SCAN_VERSION, digests: identity.digests, dscs: KNOWN_DSCS }));
   const file = join(cacheDir, 'source-facts', `${key.slice(0, 32)}.json`);
   try {
     return JSON.parse(await readFile(file, 'utf8')) as SourceFacts;

@@ -1,8 +1,8 @@
 /** Compares two builds of one variant: which published files and which edk2 modules differ. */
-import { createHash } from 'node:crypto';
 import type { PublishFile } from '../export/publish.ts';
+import { sha256Hex } from '../checksums.ts';
 
-const digest = (f: PublishFile) => createHash('sha256').update(f.data).digest('hex');
+const digest = (f: PublishFile) => sha256Hex(f.data);
 
 /** Names of files present in only one build or with different bytes, `ignore`d ones aside. */
 export function differingFiles(a: readonly PublishFile[], b: readonly PublishFile[], ignore: readonly string[]): string[] {

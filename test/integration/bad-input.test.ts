@@ -44,6 +44,11 @@ const cases: Case[] = [
   // YAML and types
   { name: 'a YAML syntax error', edit: replace('toolchain: GCC5', 'toolchain: GCC5: GCC'), error: /^matrix\.yaml:\d+:\d+: YAML syntax error: Nested mappings .*\(fix the YAML syntax/ },
   { name: 'a key given twice', edit: replace('toolchain: GCC5', 'toolchain: GCC5\ntoolchain: GCC'), error: /:\d+:1: YAML syntax error: Map keys must be unique/ },
+  {
+    name: 'a document whose aliases expand without end (a resource-exhaustion attack)',
+    edit: (t) => `a: &a [x, x, x, x, x, x, x, x, x]\n${'bcdefgh'.split('').map((l, i) => `${l}: &${l} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`).join('\n')}\n${t}`,
+    error: /^matrix\.yaml:2:\d+: YAML aliases expand too far \(excessive alias count .*\) \(write the values out/,
+  },
   { name: 'an empty file', edit: () => '# nothing\n', error: /matrix\.yaml:1:1: the file is empty \(start from the default matrix\.yaml\)/ },
   { name: 'a wrong schema version', edit: replace('version: 1', 'version: 2'), error: /:\d+:10: version: expected 1 \(the only schema version\)/ },
   { name: 'a list where a map belongs', edit: replace('defines: {}', 'defines: [SECURE_BOOT_ENABLE]'), error: /defines: expected a map of NAME: value/ },

@@ -6,6 +6,7 @@
  * cleanly; --clean removes what dead runs left; build containers run isolated.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
 import { constants, hostname, tmpdir } from 'node:os';
@@ -78,7 +79,12 @@ function earlierArtifacts(name: string): string {
   const out = join(work, name);
   mkdirSync(join(out, 'x64-debug'), { recursive: true });
   writeFileSync(join(out, 'x64-debug', 'OVMF_CODE.fd'), 'earlier build');
-  writeFileSync(join(out, 'index.json'), '{"variants":[]}\n');
+  // Marked as ours, as an earlier run leaves it: an index and a manifest of our format.
+  writeFileSync(join(out, 'x64-debug', 'manifest.json'), `${JSON.stringify({
+    generator: 'edk2-matrix', formatVersion: 1, id: 'x64-debug', key: 'earlier', arch: 'X64', target: 'DEBUG', features: [], defines: {},
+    build: { seconds: 1 }, files: [{ path: 'OVMF_CODE.fd', sha256: createHash('sha256').update('earlier build').digest('hex'), size: 13 }], descriptor: 'none.json',
+  })}\n`);
+  writeFileSync(join(out, 'index.json'), '{"generator":"edk2-matrix","formatVersion":1,"variants":[]}\n');
   return out;
 }
 

@@ -10,6 +10,12 @@ describe('configuration errors name file:line:col, the key and what is valid', (
     expect(errorOf(() => parse(text))).toMatch(new RegExp(`^matrix.yaml:${lineOf(text, 'toolchain: GCC5')}:\\d+: YAML syntax error: Nested mappings`));
   });
 
+  it('refuses a document whose aliases expand without end, at the first alias, in one line', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((l, i) => `${l}: &${l} [${Array(9).fill(`*${'abcdefgh'[i]}`).join(', ')}]`)];
+    const text = `${levels.join('\n')}\n${defaultText}`;
+    expect(errorOf(() => parse(text))).toMatch(/^matrix.yaml:2:\d+: YAML aliases expand too far \(excessive alias count[^\n]*\)$/);
+  });
+
   it('rejects a key given twice', () => {
     const text = defaultText.replace('toolchain: GCC5', 'toolchain: GCC5\ntoolchain: GCC');
     expect(errorOf(() => parse(text))).toMatch(new RegExp(`^matrix.yaml:${lineOf(text, 'toolchain: GCC5') + 1}:1: YAML syntax error: Map keys must be unique`));

@@ -2,8 +2,10 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { artifactSums, makeIndex, pruneArtifacts, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
+import { artifactSums, IndexWriter, makeIndex, pruneArtifacts, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
 import { publishDirectory } from '../../pipeline/export/publish.ts';
+import { checkOutDir, markOutDir } from '../../pipeline/export/ownership.ts';
+import { publishVariant } from '../../pipeline/export/export-variant.ts';
 
 const log = { info: () => {}, warn: () => {} };
 const isRoot = process.getuid?.() === 0;
@@ -76,5 +78,61 @@ describe('index and checksums', () => {
     const index = await writeIndex(out);
     expect(index.variants.map((v) => [v.id, v.boot])).toEqual([['a', undefined]]);
     expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8')).not.toMatch(/notes/);
+  });
+});
+
+describe('a run removes or replaces only what carries its mark', () => {
+  it('refuses an --out directory that holds files it did not write, in one line', async () => {
+    const out = tempDir('own-');
+    mkdirSync(join(out, 'failed', 'mythesis'), { recursive: true });
+    writeFileSync(join(out, 'failed', 'mythesis', 'chapter1.tex'), '\\chapter{}');
+    mkdirSync(join(out, 'photos'));
+    writeFileSync(join(out, 'notes.txt'), 'mine');
+    await expect(checkOutDir(out)).rejects.toThrow(/^--out .* holds files edk2-matrix did not write \(failed, notes.txt, photos\)$/);
+    await expect(checkOutDir(out)).rejects.toMatchObject({ exitCode: 2 });
+  });
+
+  it('accepts a new directory, an empty one, and an artifacts directory of its own, and marks a new one', async () => {
+    const root = tempDir('own-');
+    await checkOutDir(join(root, 'new'));
+    mkdirSync(join(root, 'empty'));
+    await checkOutDir(join(root, 'empty'));
+    await markOutDir(join(root, 'new'));
+    expect(JSON.parse(readFileSync(join(root, 'new', 'index.json'), 'utf8'))).toMatchObject({ generator: 'edk2-matrix', variants: [] });
+    writeFileSync(join(root, 'new', 'notes.txt'), 'a user file beside ours is fine');
+    await checkOutDir(join(root, 'new'));
+  });
+
+  it('keeps a user\'s directory inside failed/ and refuses to replace a variant directory it did not publish', async () => {
+    const out = tempDir('own-');
+    await markOutDir(out);
+    mkdirSync(join(out, 'failed', 'mythesis'), { recursive: true });
+    writeFileSync(join(out, 'failed', 'mythesis', 'chapter1.tex'), 'x');
+    mkdirSync(join(out, 'failed', 'old-variant'), { recursive: true });
+    writeFileSync(join(out, 'failed', 'old-variant', 'error.txt'), 'it failed');
+    writeFileSync(join(out, 'failed', 'old-variant', 'build.log'), 'log');
+    await pruneArtifacts(out, new Set(['x64-debug']), log);
+    expect(readdirSync(join(out, 'failed'))).toEqual(['mythesis']);
+    mkdirSync(join(out, 'x64-debug'));
+    writeFileSync(join(out, 'x64-debug', 'mine.txt'), 'x');
+    await expect(publishVariant(out, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: 'new' }])).rejects.toThrow(/x64-debug: .*x64-debug exists and was not written by edk2-matrix/);
+    expect(readdirSync(join(out, 'x64-debug'))).toEqual(['mine.txt']);
+  });
+});
+
+describe('index.json during a run', () => {
+  it('lists each variant as soon as it is published, also when updates overlap', async () => {
+    const out = tempDir('idx-');
+    await markOutDir(out);
+    const index = new IndexWriter(out);
+    const publish = async (id: string) => {
+      await publishDirectory(out, id, [{ name: 'manifest.json', data: JSON.stringify(manifest(id, [])) }]);
+      await index.update();
+    };
+    await publish('a');
+    expect(JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')).variants.map((v: { id: string }) => v.id)).toEqual(['a']);
+    await Promise.all([publish('b'), publish('c')]);
+    expect(JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')).variants.map((v: { id: string }) => v.id)).toEqual(['a', 'b', 'c']);
+    expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8').trim().split('\n')).toHaveLength(3);
   });
 });

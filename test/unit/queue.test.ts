@@ -32,7 +32,7 @@ describe('the variant queue', () => {
   it('records a failed variant and builds the others', async () => {
     const reporter = recorder();
     const outcomes = await runVariants([plan('a'), plan('b'), plan('c')], 1, new AbortController().signal, reporter, async (p) => {
-      if (p.variant.id === 'b') throw new BuildError('b', 'edk2 build exited with status 2', 2, undefined, []);
+      if (p.variant.id === 'b') throw new BuildError('b', 'exit-status', 'edk2 build exited with status 2', 2, undefined, []);
       return { dir: `/out/${p.variant.id}`, cpuNanos: 1e9 };
     });
     expect(outcomes.map((o) => [o.id, o.status])).toEqual([['a', 'built'], ['b', 'failed'], ['c', 'built']]);

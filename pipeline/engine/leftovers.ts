@@ -1,18 +1,21 @@
 /**
- * `--clean`: removes what runs that died left in the engine (containers, work volumes),
- * found by label. Resources of a run that is still alive on this host are spared; prepared
- * source volumes are a cache and stay.
+ * What runs that died left in the engine (containers, work volumes), found by label and
+ * removed: by `--clean`, and at the start of every run for runs of this host (a killed CLI's
+ * containers stop by themselves; this removes them). Resources of a run still alive on this
+ * host are spared; prepared source volumes are a cache and stay.
  */
 import { hostname } from 'node:os';
 import { describeError } from '../errors.ts';
 import { pidAlive } from '../host/pid-alive.ts';
-import type { Engine, Labelled } from '../engine/engine.ts';
-import { LABEL, LABEL_OWNER, LABEL_ROLE } from '../engine/run-scope.ts';
+import type { Engine, Labelled } from './engine.ts';
+import { LABEL, LABEL_OWNER, LABEL_ROLE } from './run-scope.ts';
 
 function ownerAlive(labels: Readonly<Record<string, string>>): boolean {
   const [host, pid] = (labels[LABEL_OWNER] ?? '').split(':');
   return host === hostname() && !!pid && pidAlive(Number(pid));
 }
+
+const ownedHere = (labels: Readonly<Record<string, string>>) => (labels[LABEL_OWNER] ?? '').split(':')[0] === hostname();
 
 export interface CleanResult {
   readonly containers: number;
@@ -22,9 +25,13 @@ export interface CleanResult {
   readonly problems: readonly string[];
 }
 
-export async function cleanLeftovers(engine: Engine): Promise<CleanResult> {
+/**
+ * `thisHostOnly`: only what runs of this host left (their owner's pid is gone); runs of other
+ * hosts sharing the engine cannot be told dead or alive from here, and only `--clean` takes them.
+ */
+export async function cleanLeftovers(engine: Engine, opts: { readonly thisHostOnly?: boolean } = {}): Promise<CleanResult> {
   const found = await engine.findLabelled({ [LABEL]: '1' });
-  const dead = (r: Labelled) => !ownerAlive(r.labels);
+  const dead = (r: Labelled) => !ownerAlive(r.labels) && (!opts.thisHostOnly || ownedHere(r.labels));
   const problems: string[] = [];
   const removeAll = async (what: string, items: readonly Labelled[], remove: (id: string) => Promise<void>) => {
     let removed = 0;
