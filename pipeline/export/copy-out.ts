@@ -18,6 +18,8 @@ export async function readContainerFile(container: Container, path: string, maxB
   const entries = extract();
   // An engine that fails mid-copy destroys `entries` with its error, which ends the loop below.
   const feeding = pipeline(archive, entries as unknown as NodeJS.WritableStream);
+  // Its failure surfaces through the loop below (or the await after it); until then it is not unhandled.
+  feeding.catch(() => {});
   let data: Buffer | undefined;
   try {
     for await (const entry of entries) {

@@ -118,7 +118,8 @@ export class HttpReader implements ReleaseReader {
       if (declared !== undefined && received < declared) throw new ReleaseError(assetLink(name), `truncated: got ${received} of ${declared} bytes`);
       return received;
     } catch (err) {
-      if (err instanceof ReleaseError) throw err;
+      // Ours, or the disk's (a full cache): not the server's.
+      if (err instanceof ReleaseError || (err as NodeJS.ErrnoException).syscall !== undefined) throw err;
       if (signal?.aborted) throw err;
       if (idle) {
         throw new ReleaseError(assetLink(name), `the server at ${this.location} sent nothing for ${this.opts.idleMs / 1000} s (after ${received} bytes)`,
@@ -157,13 +158,18 @@ export class HttpReader implements ReleaseReader {
     }
     const temp = join(this.opts.cacheDir, `${TEMP_PREFIX}${process.pid}-${name}`);
     const out = createWriteStream(temp, { mode: 0o644 });
+    // A write error (a full cache disk) is thrown below; after a failed download, writes still
+    // queued fail against the destroyed stream, which is expected.
+    let writeError: Error | undefined;
+    out.on('error', (err) => (writeError ??= err));
     const h = createHash('sha256');
     try {
       const size = await this.#fetch(name, expected.maxBytes, (c) => {
+        if (writeError) throw writeError;
         h.update(c);
         out.write(c);
       }, signal);
-      await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+      await new Promise<void>((resolve, reject) => out.end(() => (writeError ? reject(writeError) : resolve())));
       checkDigest(name, expected, { sha256: h.digest('hex'), size });
       await rename(temp, cached);
       return cached;

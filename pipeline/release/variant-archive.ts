@@ -89,6 +89,8 @@ export async function readVariantArchive(
 ): Promise<void> {
   const entries = extract();
   const feeding = pipeline(input, lzma.createStream('streamDecoder', { memlimit: XZ_MEMLIMIT }), entries as unknown as Writable);
+  // Its failure surfaces through the loop below (or the await after it); until then it is not unhandled.
+  feeding.catch(() => {});
   const seen = new Set<string>();
   let total = 0;
   try {

@@ -1,15 +1,15 @@
 /**
  * Runs a GitHub Actions workflow's jobs on this machine, as a runner would: each job (and
- * matrix combination) in a fresh workspace, its `run:` steps through bash with the workflow's
+ * matrix combination) in a fresh workspace (a copy of the working tree, npm ci run by the job), its `run:` steps through bash with the workflow's
  * env and GITHUB_OUTPUT/GITHUB_ENV files, job outputs and `needs` passed on. The only
  * stand-ins are for what runs on GitHub's side: checkout (the workspace is this repository),
  * setup-node (the Node running the tests), cache, upload/download-artifact (a local store),
  * attest-build-provenance (records the subjects it was given), and the `gh` CLI (a local
  * release store). An action it does not know fails the rehearsal.
  */
-import { spawn } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { parseSums } from '../../pipeline/checksums.ts';
@@ -117,21 +117,20 @@ export class Rehearsal {
     };
   }
 
-  /** The repository as checkout would give it: every top-level entry linked, outputs left out. */
+  /**
+   * The repository as checkout gives it: a copy of the working tree's files (tracked, and new
+   * ones git does not ignore), without node_modules or outputs; `npm ci` then installs into it.
+   */
   #workspace(name: string): string {
     const ws = join(this.o.root, 'ws', name);
     mkdirSync(ws, { recursive: true });
-    for (const entry of readdirSync(this.o.repo)) {
-      if (['.git', 'artifacts', '.cache', 'bench-results'].includes(entry)) continue;
-      symlinkSync(join(this.o.repo, entry), join(ws, entry));
+    const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: this.o.repo }).toString().split('\0').filter(Boolean);
+    for (const f of files) {
+      if (!existsSync(join(this.o.repo, f))) continue; // deleted in the working tree
+      mkdirSync(dirname(join(ws, f)), { recursive: true });
+      cpSync(join(this.o.repo, f), join(ws, f), { verbatimSymlinks: true });
     }
-    for (const [path, text] of Object.entries(this.o.replace ?? {})) {
-      const top = path.split('/')[0]!;
-      // Replace the link of the top directory by a copy, so that one file in it can change.
-      rmSync(join(ws, top), { force: true });
-      cpSync(join(this.o.repo, top), join(ws, top), { recursive: true });
-      writeFileSync(join(ws, path), text);
-    }
+    for (const [path, text] of Object.entries(this.o.replace ?? {})) writeFileSync(join(ws, path), text);
     return ws;
   }
 
@@ -208,6 +207,8 @@ export class Rehearsal {
             GITHUB_SERVER_URL: String(github.server_url), GITHUB_REPOSITORY: String(github.repository), GITHUB_RUN_ID: '1',
             GITHUB_RUN_ATTEMPT: '1', GITHUB_WORKFLOW_REF: String(github.workflow_ref), RUNNER_TEMP: this.o.root,
             GH_STANDIN_DIR: this.store.releases, PATH: `${this.store.bin}:${process.env.PATH}`,
+            // setup-node's npm cache, on a runner: npm ci installs from the local cache where it can.
+            npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false',
           });
           tail = r.tail;
           if (r.code !== 0) throw new Error(`exit ${r.code}`);

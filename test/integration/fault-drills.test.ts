@@ -5,7 +5,7 @@
  * and a patch that does not apply get clear errors; an engine lost mid-run fails the run
  * cleanly; --clean removes what dead runs left; build containers run isolated.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -35,7 +35,7 @@ interface Run {
  * The CLI runs as users start it, `npm run matrix`, in a process group of its own: `during`
  * gets that group's id, so that a signal can reach every process in it, as a terminal's Ctrl-C does.
  */
-function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: (group: number, signalled: () => void) => Promise<void> } = {}): Promise<Run> {
+function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: (group: number, signalled: () => void, child: ChildProcessWithoutNullStreams) => Promise<void> } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn('npm', ['run', '-s', 'matrix', '--', ...args], { cwd: REPO, detached: true, env: { ...process.env, GITHUB_ACTIONS: '', ...opts.env } });
     let stdout = '';
@@ -43,7 +43,7 @@ function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: 
     let signalledAt: number | undefined;
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
-    const acting = opts.during?.(child.pid!, () => (signalledAt = performance.now())) ?? Promise.resolve();
+    const acting = opts.during?.(child.pid!, () => (signalledAt = performance.now()), child) ?? Promise.resolve();
     // A drill whose own action failed (no build container showed up) stops the run and fails with that reason.
     acting.catch(() => process.kill(-child.pid!, 'SIGKILL'));
     // What a shell reports: a process ended by a signal exits 128 + its number (npm re-raises the CLI's SIGINT).
@@ -159,20 +159,31 @@ describe('fault drills against the real engine', () => {
     expect(run.code).toBe(1);
   }, 300_000);
 
-  it('on Ctrl-C removes every container within 10 seconds, leaves artifacts as they were, exits 130', async () => {
-    const out = earlierArtifacts('interrupted');
+  it.each([
+    ['Ctrl-C (SIGINT to the process group)', 'SIGINT', false],
+    ['a closed terminal (SIGHUP)', 'SIGHUP', false],
+    ['SIGQUIT', 'SIGQUIT', false],
+    ['SIGINT after the parent stopped reading its output (closed pipes)', 'SIGINT', true],
+  ] as const)('on %s removes every container within 10 seconds and leaves artifacts as they were', async (_what, sig, closePipes) => {
+    const out = earlierArtifacts(`interrupted-${sig}-${closePipes}`);
     const before = snapshot(out);
     let runLabel = '';
     const run = await cli(['--only', 'x64-debug', '--no-cache', '--out', out], {
-      during: async (group, signalled) => {
+      during: async (group, signalled, child) => {
         const id = await runningBuild('x64-debug');
         runLabel = (await docker.getContainer(id).inspect()).Config.Labels['edk2-matrix.run']!;
+        // The CLI's progress now goes to pipes nobody reads: its next writes fail with EPIPE.
+        if (closePipes) {
+          child.stdout.destroy();
+          child.stderr.destroy();
+        }
         await new Promise((r) => setTimeout(r, 5_000));
         signalled();
-        process.kill(-group, 'SIGINT'); // every process of the run, as a terminal's Ctrl-C
+        process.kill(-group, sig); // every process of the run, as a terminal does
       },
     });
-    expect(run.code).toBe(130);
+    // npm itself may die of the signal (128 + n) before the CLI exits 130 after its cleanup.
+    expect([130, 128 + constants.signals[sig]]).toContain(run.code);
     expect(run.afterSignalMs).toBeLessThan(10_000);
     expect(await leftovers(runLabel)).toBe(0);
     expect(snapshot(out)).toEqual(before);
