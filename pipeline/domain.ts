@@ -60,6 +60,11 @@ export interface BuilderSpec {
   readonly mirror: string | undefined;
   /** Network mode for steps that need the package archive (image build). */
   readonly network: string;
+  /**
+   * Install from a dated snapshot of the Debian archive (`20251120T000000Z`), to rebuild an old
+   * release exactly; its base URL comes from the environment, never from the repository.
+   */
+  readonly snapshot: string | undefined;
 }
 
 /** A path of keys in matrix.yaml, e.g. `['features', 'secureboot', 'defines', 'SECURE_BOOT_ENABLE']`. */
@@ -139,8 +144,19 @@ export interface BuildPlan {
 // ─── image / source ────────────────────────────────────────────────────────────────────────
 
 export interface BuilderImage {
+  /** This engine's image id: local, differs between machines that built the same image. */
   readonly id: string;
   readonly tag: string;
+  /**
+   * What the image is, portable across machines: sha256 of its build context (Dockerfile,
+   * scripts, package names and packages.lock, which pins every package version). Content keys
+   * and releases name the builder by it.
+   */
+  readonly digest: string;
+  /** sha256 of what packages.lock pins. */
+  readonly lock: string;
+  /** The archive snapshot it was installed from, if any. */
+  readonly snapshot: string | undefined;
   /** `name=version` of every installed package, sorted. */
   readonly packages: readonly string[];
 }
@@ -232,7 +248,12 @@ export interface Manifest {
     readonly components: readonly SourceComponent[];
   };
   readonly builder: {
+    /** This machine's image id (informative: another machine builds another id from the same lock). */
     readonly image: string;
+    /** The builder's portable identity (see BuilderImage.digest). */
+    readonly digest: string;
+    readonly lock: string;
+    readonly snapshot: string | undefined;
     readonly packages: readonly string[];
   };
   /** Every file of the variant directory but the manifest itself. */
@@ -296,7 +317,8 @@ export interface ReleaseInfo {
   /** Every date in the release (archive mtimes, SBOM timestamps, signature) is this one. */
   readonly sourceDateEpoch: number;
   readonly source: Manifest['source'];
-  readonly builder: { readonly image: string };
+  /** The builder (digest of its build context), its packages.lock digest, the archive snapshot it used. */
+  readonly builder: { readonly digest: string; readonly lock: string; readonly snapshot: string | undefined };
   /** edk2-matrix version that assembled it. */
   readonly generatorVersion: string;
 }

@@ -74,8 +74,8 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     throwIfAborted(signal);
 
     const plans = planVariants(opts.variants, {
-      sourceKey: sourceKey(await sourceIdentity(opts.config.source), image.id),
-      imageId: image.id,
+      sourceKey: sourceKey(await sourceIdentity(opts.config.source), image.digest),
+      builderDigest: image.digest,
       sourceDateEpoch: facts.epoch,
       installPrefix: opts.config.installPrefix,
     });

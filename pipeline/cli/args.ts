@@ -20,6 +20,10 @@ export interface CliOptions {
   readonly jobs: number | undefined;
   readonly threads: number | undefined;
   readonly timeoutMinutes: number;
+  /** Install the builder from this dated archive snapshot (overrides builder.snapshot). */
+  readonly snapshot: string | undefined;
+  readonly updateBuilderLock: boolean;
+  readonly builderOnly: boolean;
 }
 
 export const HELP = `Usage: npm run matrix -- [options]
@@ -47,12 +51,21 @@ Options:
   --cache-dir DIR    downloads, artifact cache, build logs; its own source and compiler cache
                      volumes (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
   --clean            remove containers and volumes left by runs that died, and exit
+  --builder-only     make sure the builder image exists (checking packages.lock against the
+                     archive first), print what it is, and exit
+  --update-builder-lock
+                     build the builder with the newest packages of the archive, write every
+                     package's version to packages.lock, show what changed, and exit
+  --snapshot TS      install the builder from a dated snapshot of the Debian archive
+                     (e.g. 20251120T000000Z; overrides builder.snapshot; the archive's base
+                     URL comes from $EDK2_MATRIX_SNAPSHOT_ARCHIVE)
   -h, --help         this help
 
 Exit status: 0 all built, 1 a variant or stage failed, 2 bad configuration or usage,
 130 interrupted.
 Environment: DOCKER_HOST (engine), EDK2_MATRIX_DEBIAN_MIRROR (Debian mirror; default: the
-host's apt configuration), GITHUB_ACTIONS (grouped output and a step summary).
+host's apt configuration), EDK2_MATRIX_SNAPSHOT_ARCHIVE (base URL of a dated Debian archive,
+for builder.snapshot), GITHUB_ACTIONS (grouped output and a step summary).
 `;
 
 function positiveNumber(name: string, value: string | undefined): number | undefined {
@@ -67,6 +80,11 @@ export function positiveInt(name: string, value: string | undefined): number | u
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} ${value}: expected a whole number of at least 1`);
   return n;
+}
+
+function snapshotOption(value: string | undefined): string | undefined {
+  if (value !== undefined && !/^\d{8}T\d{6}Z$/.test(value)) throw new UsageError(`--snapshot ${value}: expected a timestamp like 20251120T000000Z`);
+  return value;
 }
 
 export function parseCli(argv: readonly string[]): CliOptions {
@@ -93,6 +111,9 @@ export function parseCli(argv: readonly string[]): CliOptions {
         jobs: { type: 'string' },
         threads: { type: 'string' },
         timeout: { type: 'string' },
+        snapshot: { type: 'string' },
+        'update-builder-lock': { type: 'boolean', default: false },
+        'builder-only': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -119,5 +140,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
     jobs: positiveInt('jobs', v.jobs),
     threads: positiveInt('threads', v.threads),
     timeoutMinutes: positiveNumber('timeout', v.timeout) ?? 60,
+    snapshot: snapshotOption(v.snapshot),
+    updateBuilderLock: v['update-builder-lock']!,
+    builderOnly: v['builder-only']!,
   };
 }

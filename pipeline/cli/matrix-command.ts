@@ -18,6 +18,7 @@ import { schedule } from '../queue/schedule.ts';
 import { createReporter } from '../report/create-reporter.ts';
 import { runMatrix } from '../run.ts';
 import { checkOutDir } from '../export/ownership.ts';
+import { builderOnly, updateLock } from './builder-commands.ts';
 import { verifyTable } from '../verify/verify-table.ts';
 import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
 
@@ -66,7 +67,8 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
     for (const p of r.problems) process.stderr.write(`edk2-matrix: could not remove ${p}\n`);
     return r.problems.length ? 1 : 0;
   }
-  const config = loadConfig(opts.config);
+  const loaded = loadConfig(opts.config);
+  const config = opts.snapshot ? { ...loaded, builder: { ...loaded.builder, snapshot: opts.snapshot } } : loaded;
   const variants = selectVariants(config.variants, opts.only);
   const plan = schedule({
     cores: availableParallelism(), memoryBytes: totalmem(), variants: variants.length, jobs: opts.jobs, threads: opts.threads,
@@ -83,6 +85,14 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
 
   const outDir = resolve(opts.out);
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  if (opts.updateBuilderLock) {
+    process.stdout.write(await updateLock(engine, config.builder, createReporter(), signal));
+    return 0;
+  }
+  if (opts.builderOnly) {
+    process.stdout.write(await builderOnly(engine, config.builder, cacheDir, createReporter(), signal));
+    return 0;
+  }
   if (opts.pruneCache) {
     await engine.ping();
     const r = await pruneCaches(engine, config, outDir, cacheDir);

@@ -160,5 +160,5 @@ function builderSpec(raw: RawConfig, base: string, fail: Fail): BuilderSpec {
   if (!existsSync(resolve(context, 'Dockerfile'))) {
     fail(['builder', 'dockerfile'], `no Dockerfile in ${b.dockerfile}`, 'point builder.dockerfile at the directory that holds the Dockerfile');
   }
-  return { context, base: b.base, suite: b.suite, mirror: b.mirror, network: b.network };
+  return { context, base: b.base, suite: b.suite, mirror: b.mirror, network: b.network, snapshot: b.snapshot };
 }

@@ -74,6 +74,8 @@ export const builderSchema = z.strictObject({
   suite: text('a Debian suite').default('trixie'),
   mirror: z.url({ error: 'expected a mirror URL' }).optional(),
   network: text('a Docker network mode (host, bridge, ...)').default('host'),
+  snapshot: z.string({ error: 'expected a timestamp like 20251120T000000Z' })
+    .regex(/^\d{8}T\d{6}Z$/, 'expected a timestamp like 20251120T000000Z').optional(),
 });
 
 export const installSchema = z.strictObject({

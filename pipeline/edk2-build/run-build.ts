@@ -89,7 +89,7 @@ export async function withBuild<T>(
     container = await scope.createContainer({
       image: job.image.id,
       cmd: ['edk2-build-variant', ...argv.slice(1)],
-      env: { ...plan.env, EDK2_MATRIX_CCACHE: job.ccacheVolume ? '1' : '0' },
+      env: { ...plan.env, EDK2_MATRIX_CCACHE: job.ccacheVolume ? '1' : '0', EDK2_MATRIX_WATCHDOG: '1' },
       user: 'builder',
       workingDir: WORKSPACE,
       mounts: [
@@ -102,6 +102,7 @@ export async function withBuild<T>(
       hardened: true,
       memoryBytes: limits.memoryBytes,
       pidsLimit: limits.pidsLimit,
+      watchdog: true,
     }, 'build', { [LABEL_VARIANT]: variant.id });
     // Ctrl-C while the container was being created: the abort cleanup did not know it yet.
     if (signal.aborted) throw new CancelledError();
@@ -118,6 +119,8 @@ export async function withBuild<T>(
     let status;
     let output: FollowedOutput;
     let cpuNanos = 0;
+    // Held until the build ends: if this process dies (even by SIGKILL), the build stops itself.
+    const letGo = await container.holdStdin();
     try {
       await container.start();
       const cpu = sampleCpu(container);
@@ -128,6 +131,7 @@ export async function withBuild<T>(
         cpuNanos = cpu.stop();
       }
     } finally {
+      letGo();
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }

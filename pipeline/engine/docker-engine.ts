@@ -167,6 +167,7 @@ export class DockerEngine implements Engine {
       AttachStdout: false,
       AttachStderr: false,
       Tty: false,
+      ...(spec.watchdog ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
       HostConfig: {
         Mounts: (spec.mounts ?? []).map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
         Tmpfs: { ...spec.tmpfs },
@@ -174,6 +175,7 @@ export class DockerEngine implements Engine {
         ...(spec.hardened ? { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } : {}),
         ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
         ...(spec.pidsLimit ? { PidsLimit: spec.pidsLimit } : {}),
+        ...(spec.watchdog ? { Init: true } : {}),
       },
     };
     if (spec.user) options.User = spec.user;
@@ -219,6 +221,16 @@ class DockerContainer implements Container {
 
   async start(): Promise<void> {
     await door(this.#what('starting'), () => this.c.start(), [304]);
+  }
+
+  async holdStdin(): Promise<() => void> {
+    const stream = (await door(this.#what('attaching to the stdin of'), () =>
+      this.c.attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true }),
+    )) as unknown as NodeJS.ReadWriteStream & { destroy(): void; on(e: 'error', f: () => void): unknown };
+    // Nothing is ever written: the open connection is the signal. When this process dies the
+    // engine closes the container's stdin (StdinOnce), and its watchdog stops the build.
+    stream.on('error', () => {});
+    return () => stream.destroy();
   }
 
   async streamOutput(sink: Writable): Promise<void> {

@@ -25,6 +25,12 @@ export interface ContainerSpec {
   readonly hardened: boolean;
   readonly memoryBytes?: number;
   readonly pidsLimit?: number;
+  /**
+   * Gives the container a stdin that stays open while this process holds it (`holdStdin`) and
+   * closes when it is gone, however it went (SIGKILL included): the container's own watchdog
+   * then stops it. With an init process as PID 1, so that the stop reaches every process.
+   */
+  readonly watchdog?: boolean;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -36,6 +42,8 @@ export interface ExitStatus {
 export interface Container {
   readonly id: string;
   start(): Promise<void>;
+  /** Attaches to the stdin of a `watchdog` container, before `start`; the returned function lets go. */
+  holdStdin(): Promise<() => void>;
   /** Streams stdout and stderr (demultiplexed) into `sink` until the container stops. */
   streamOutput(sink: Writable): Promise<void>;
   wait(): Promise<ExitStatus>;

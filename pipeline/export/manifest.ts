@@ -41,7 +41,7 @@ export function makeManifest(i: ManifestInputs): Manifest {
     pcds: v.pcds,
     build: { argv: i.buildArgv, env: i.plan.env, seconds: Math.round(i.seconds * 10) / 10, reproducible: i.reproducible },
     source: { description: i.source.description, origin: i.source.origin, key: i.source.key, digests: i.source.digests, components: i.source.components },
-    builder: { image: i.image.id, packages: i.image.packages },
+    builder: { image: i.image.id, digest: i.image.digest, lock: i.image.lock, snapshot: i.image.snapshot, packages: i.image.packages },
     files: i.files,
     qemu: qemuLaunch(v, v.platform.code.published, v.platform.vars.published),
     descriptor: descriptorFileName(v),

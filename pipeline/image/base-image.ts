@@ -8,15 +8,16 @@ import type { Readable } from 'node:stream';
 import type { BuilderSpec } from '../domain.ts';
 import type { Engine } from '../engine/engine.ts';
 import { ImageError } from '../errors.ts';
-import { hostDebianMirror, MIRROR_ENV } from '../host/debian-mirror.ts';
+import type { AptArchive } from './apt-archive.ts';
 import type { Log } from '../report/reporter.ts';
 
 /** Fixed so that mmdebstrap's output depends on the archive only, not on the clock. */
 const BOOTSTRAP_EPOCH = '1735689600';
 
-/** Name a bootstrapped copy of `base` is imported under: never the official name. */
-export function bootstrappedRef(base: string): string {
-  return `edk2-matrix/${base.replace(/^.*\//, '')}`;
+/** Name a bootstrapped copy of `base` is imported under: never the official name; a snapshot's carries its date. */
+export function bootstrappedRef(base: string, snapshot?: string): string {
+  const ref = `edk2-matrix/${base.replace(/^.*\//, '')}`;
+  return snapshot ? `${ref}-${snapshot}` : ref;
 }
 
 export interface BaseImage {
@@ -24,24 +25,26 @@ export interface BaseImage {
   readonly id: string;
 }
 
-export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, log: Log, signal: AbortSignal): Promise<BaseImage> {
-  for (const ref of [spec.base, bootstrappedRef(spec.base)]) {
+/**
+ * With a snapshot, the base is always bootstrapped from that snapshot (a registry's
+ * `debian:trixie` is of today, not of that date).
+ */
+export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, archive: AptArchive, log: Log, signal: AbortSignal): Promise<BaseImage> {
+  const candidates = spec.snapshot ? [bootstrappedRef(spec.base, spec.snapshot)] : [spec.base, bootstrappedRef(spec.base)];
+  for (const ref of candidates) {
     const id = await engine.imageId(ref);
     if (id) return { ref, id };
   }
-  log.info(`base image ${spec.base}: not in the engine, trying a registry pull`);
-  if (await engine.tryPull(spec.base, signal)) {
-    const id = await engine.imageId(spec.base);
-    if (id) return { ref: spec.base, id };
+  if (!spec.snapshot) {
+    log.info(`base image ${spec.base}: not in the engine, trying a registry pull`);
+    if (await engine.tryPull(spec.base, signal)) {
+      const id = await engine.imageId(spec.base);
+      if (id) return { ref: spec.base, id };
+    }
   }
-  const mirror = spec.mirror ?? hostDebianMirror();
-  if (!mirror) {
-    throw new ImageError(`no registry serves ${spec.base} and no Debian mirror is configured to bootstrap it`,
-      `set builder.mirror in matrix.yaml or ${MIRROR_ENV}, or load the image with docker load`);
-  }
-  const ref = bootstrappedRef(spec.base);
-  log.info(`base image ${spec.base}: no registry answers; bootstrapping Debian ${spec.suite} from ${mirror} with mmdebstrap as ${ref}`);
-  const rootfs = bootstrapRootfs(spec.suite, mirror, signal);
+  const ref = bootstrappedRef(spec.base, spec.snapshot);
+  log.info(`base image ${spec.base}: ${spec.snapshot ? `snapshot ${spec.snapshot}` : 'no registry answers'}; bootstrapping Debian ${spec.suite} from ${archive.url} with mmdebstrap as ${ref}`);
+  const rootfs = bootstrapRootfs(spec.suite, archive.sourcesLine, signal);
   // When mmdebstrap fails the import fails too; its reason is the one worth showing. When the
   // import fails by itself, the rest of mmdebstrap's output is drained so that it can finish.
   const [id] = await Promise.all([
@@ -57,8 +60,8 @@ export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, log: Lo
 }
 
 /** A minbase root filesystem as a tar stream; fails with mmdebstrap's own last words. */
-function bootstrapRootfs(suite: string, mirror: string, signal: AbortSignal): { tar: Readable; done: Promise<void> } {
-  const argv = ['--variant=minbase', '--format=tar', '--quiet', suite, '-', mirror];
+function bootstrapRootfs(suite: string, sourcesLine: string, signal: AbortSignal): { tar: Readable; done: Promise<void> } {
+  const argv = ['--variant=minbase', '--format=tar', '--quiet', suite, '-', sourcesLine];
   const child = spawn('mmdebstrap', argv, {
     env: { ...process.env, SOURCE_DATE_EPOCH: BOOTSTRAP_EPOCH },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -78,7 +81,7 @@ function bootstrapRootfs(suite: string, mirror: string, signal: AbortSignal): { 
       if (code === 0) resolve();
       else {
         const last = stderr.trim().split('\n').slice(-3).join(' | ');
-        reject(new ImageError(`mmdebstrap ${suite} from ${mirror} failed (exit ${code}): ${last}`, 'check that the mirror serves this suite; bootstrapping needs root'));
+        reject(new ImageError(`mmdebstrap ${suite} from "${sourcesLine}" failed (exit ${code}): ${last}`, 'check that the archive serves this suite; bootstrapping needs root'));
       }
     });
   });

@@ -1,62 +1,138 @@
 /**
- * The pinned builder image: built from `builder.dockerfile` on top of the base image, tagged
- * by the digest of its context and base, so an unchanged context is never rebuilt. Records the
- * exact package versions inside for the manifests.
+ * The builder image: built from `builder.dockerfile` on the base image, every package at the
+ * version packages.lock pins, from the archive matrix.yaml or the host configures (or a dated
+ * snapshot of it). Before anything is built, the lock is checked against the archive's index:
+ * a pinned version the archive no longer serves is one line naming it and the ways out. After
+ * the build, the image must hold exactly what the lock says. `updateBuilderLock` writes a new
+ * lock from the archive's newest versions.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BuilderImage, BuilderSpec } from '../domain.ts';
 import { LABEL, LABEL_ROLE, type Role, type RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
-import { ensureBaseImage } from './base-image.ts';
-import { contextDigest, packContext, readContext } from './build-context.ts';
 import { sha256Hex } from '../checksums.ts';
+import { builderArchive, debianArch, servedVersions, type AptArchive } from './apt-archive.ts';
+import { ensureBaseImage } from './base-image.ts';
+import { contextDigest, packContext, readContext, type ContextFile } from './build-context.ts';
+import { diffLocks, LOCK_FILE, LockFormatError, lockDigest, parseLock, renderLock, unavailable, type Lock, type LockDiff } from './builder-lock.ts';
 
 export const BUILDER_REPO = 'edk2-matrix/builder';
 
-export function builderTag(contextSha: string, baseId: string): string {
-  const key = sha256Hex(`${contextSha}\0${baseId}`);
-  return `${BUILDER_REPO}:${key.slice(0, 16)}`;
+/** The local tag: the portable digest, the base it was built on and the archive it came from. */
+export function builderTag(digest: string, baseId: string, archiveUrl: string): string {
+  return `${BUILDER_REPO}:${sha256Hex(`${digest}\0${baseId}\0${archiveUrl}`).slice(0, 16)}`;
 }
 
-export async function ensureBuilderImage(
-  scope: RunScope,
-  spec: BuilderSpec,
-  cacheDir: string,
-  log: Log,
-  signal: AbortSignal,
-): Promise<BuilderImage> {
+function readLock(files: readonly ContextFile[], context: string): Lock {
+  const file = files.find((f) => f.path === LOCK_FILE);
+  if (!file || file.data.length === 0) {
+    throw new ImageError(`${context} has no ${LOCK_FILE}: the builder's package versions are not locked`,
+      'write it with npm run matrix -- --update-builder-lock, and commit it');
+  }
+  try {
+    return parseLock(file.data.toString('utf8'));
+  } catch (err) {
+    if (err instanceof LockFormatError) throw new ImageError(`${join(context, LOCK_FILE)}: ${err.message}`, 'write it again with npm run matrix -- --update-builder-lock');
+    throw err;
+  }
+}
+
+/** Refuses, before anything is built, a lock whose versions the archive no longer serves. */
+async function checkAvailable(lock: Lock, base: Lock, archive: AptArchive, context: string, signal: AbortSignal): Promise<void> {
+  const missing = unavailable(lock, base, await servedVersions(archive, debianArch(), signal));
+  if (!missing.length) return;
+  const [first] = missing;
+  const instead = first!.served.length ? `it serves ${first!.served.join(', ')}` : 'it has no such package';
+  const more = missing.length > 1 ? ` (and ${missing.length - 1} more locked version${missing.length > 2 ? 's' : ''})` : '';
+  throw new ImageError(
+    `builder lock ${join(context, LOCK_FILE)}: ${first!.name}=${first!.version} is no longer served by ${archive.url} ${archive.suite}: ${instead}; the archive moved on${more}`,
+    `update the lock (npm run matrix -- --update-builder-lock), or build from an archive of the lock's date (builder.snapshot or --snapshot, with ${'EDK2_MATRIX_SNAPSHOT_ARCHIVE'})`,
+  );
+}
+
+async function build(scope: RunScope, spec: BuilderSpec, files: readonly ContextFile[], tag: string, baseRef: string, archive: AptArchive, locked: boolean, log: Log, signal: AbortSignal): Promise<string> {
+  const tail: string[] = [];
+  try {
+    return await scope.engine.buildImage({
+      context: packContext(files),
+      tag,
+      buildArgs: { BASE: baseRef, APT_SOURCES: archive.sourcesLine, LOCKED: locked ? '1' : '0' },
+      labels: { [LABEL]: '1', [LABEL_ROLE]: 'builder' satisfies Role },
+      network: spec.network,
+      onLine: (line) => {
+        tail.push(line);
+        if (tail.length > 8) tail.shift();
+        if (/^Step \d+\/\d+/.test(line)) log.info(`builder image: ${line.trim()}`);
+      },
+    }, signal);
+  } catch (err) {
+    throw new ImageError(`building ${tag} failed: ${(err as Error).message}`, `last output: ${tail.join(' | ').slice(-300)}`, { cause: err });
+  }
+}
+
+export async function ensureBuilderImage(scope: RunScope, spec: BuilderSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<BuilderImage> {
   const engine = scope.engine;
   const files = readContext(spec.context);
-  const base = await ensureBaseImage(engine, spec, log, signal);
-  const tag = builderTag(contextDigest(files), base.id);
+  const lock = readLock(files, spec.context);
+  const digest = contextDigest(files);
+  const archive = builderArchive(spec);
+  const base = await ensureBaseImage(engine, spec, archive, log, signal);
+  const tag = builderTag(digest, base.id, archive.url);
   let id = await engine.imageId(tag);
   if (id) {
     log.info(`builder image ${tag}: up to date`);
   } else {
-    log.info(`builder image ${tag}: building from ${spec.context} on ${base.ref}`);
-    const tail: string[] = [];
-    try {
-      id = await engine.buildImage({
-        context: packContext(files),
-        tag,
-        buildArgs: { BASE: base.ref },
-        labels: { [LABEL]: '1', [LABEL_ROLE]: 'builder' satisfies Role },
-        network: spec.network,
-        onLine: (line) => {
-          tail.push(line);
-          if (tail.length > 8) tail.shift();
-          if (/^Step \d+\/\d+/.test(line)) log.info(`builder image: ${line.trim()}`);
-        },
-      }, signal);
-    } catch (err) {
-      throw new ImageError(`building ${tag} failed: ${(err as Error).message}`,
-        `last output: ${tail.join(' | ').slice(-300)}; a pinned package version may have left the mirror: update it in ${spec.context}/Dockerfile`,
-        { cause: err });
-    }
+    const basePackages = parseLock((await installedPackages(scope, base.id, cacheDir)).join('\n'));
+    await checkAvailable(lock, basePackages, archive, spec.context, signal);
+    log.info(`builder image ${tag}: building from ${spec.context} on ${base.ref}, packages from ${archive.url}`);
+    id = await build(scope, spec, files, tag, base.ref, archive, true, log, signal);
   }
-  return { id, tag, packages: await installedPackages(scope, id, cacheDir) };
+  const packages = await installedPackages(scope, id, cacheDir);
+  const inImage = parseLock(packages.join('\n'));
+  const wrong = [...lock].filter(([n, v]) => inImage.get(n) !== v);
+  if (wrong.length) {
+    const [n, v] = wrong[0]!;
+    throw new ImageError(`builder image ${tag} holds ${n}=${inImage.get(n) ?? '(nothing)'}, not the locked ${v}`, 'remove the image (docker rmi) and run again');
+  }
+  const extra = [...inImage.keys()].filter((n) => !lock.has(n));
+  if (extra.length) log.warn(`builder image holds packages packages.lock does not list (from the base image): ${extra.slice(0, 5).join(', ')}${extra.length > 5 ? ', ...' : ''}`);
+  return { id, tag, digest, lock: lockDigest(lock), snapshot: spec.snapshot, packages };
+}
+
+/**
+ * `--update-builder-lock`: builds the image with the newest version of each named package
+ * from the configured archive, records every package it then holds, and writes the lock.
+ * The temporary image is removed. Returns what changed.
+ */
+export async function updateBuilderLock(scope: RunScope, spec: BuilderSpec, log: Log, signal: AbortSignal): Promise<{ file: string; diff: LockDiff; count: number }> {
+  const files = readContext(spec.context);
+  const file = join(spec.context, LOCK_FILE);
+  const before = (() => {
+    try {
+      return readLock(files, spec.context);
+    } catch {
+      return new Map<string, string>();
+    }
+  })();
+  const archive = builderArchive(spec);
+  const base = await ensureBaseImage(scope.engine, spec, archive, log, signal);
+  const tag = `${BUILDER_REPO}:unlocked-${scope.runId}`;
+  log.info(`builder lock: building ${spec.context} with the newest packages of ${archive.url} ${archive.suite}`);
+  const id = await build(scope, spec, files.filter((f) => f.path !== LOCK_FILE).concat({ path: LOCK_FILE, data: Buffer.from(''), executable: false }), tag, base.ref, archive, false, log, signal);
+  try {
+    const { exitCode, output } = await scope.capture({ image: id, cmd: ['dpkg-query', '-W', '-f', '${Package}=${Version}\\n'], network: 'none', hardened: true }, 'probe');
+    if (exitCode !== 0) throw new ImageError(`dpkg-query in the new builder image exited ${exitCode}: ${output.slice(-200)}`);
+    const packages = output.split('\n').map((l) => l.trim()).filter(Boolean);
+    const text = renderLock(packages, { suite: spec.suite, arch: debianArch() });
+    const diff = diffLocks(before, parseLock(text));
+    await writeFile(`${file}.tmp`, text);
+    await rename(`${file}.tmp`, file);
+    return { file, diff, count: packages.length };
+  } finally {
+    await scope.engine.removeImage(id).catch(() => {});
+  }
 }
 
 /** `name=version` of every package in the image, probed once per image id and cached. */

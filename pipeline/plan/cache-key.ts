@@ -1,21 +1,24 @@
 /**
  * A variant's content key: sha256 over everything that decides its published bytes — the
- * prepared source (digests, patches), the builder image, the exact build command and
- * environment, the install prefix (it is in the descriptor) and the output format version.
- * Knobs that only change speed (threads, jobs, the compiler cache) are left out on purpose.
+ * source (digests, patches, how it is prepared), the builder (its build context, whose
+ * packages.lock pins every package version: the same on every machine, unlike an image id),
+ * the exact build command and environment, the install prefix (it is in the descriptor) and
+ * the output format version. Knobs that only change speed (threads, jobs, the compiler cache)
+ * are left out on purpose. Same key, same bytes, on any machine.
  */
 import { MANIFEST_FORMAT, type Variant } from '../domain.ts';
 import { buildArgs, buildEnv } from './build-command.ts';
 import { sha256Hex } from '../checksums.ts';
 
 /** Bump when the files a variant publishes change for the same inputs. */
-export const OUTPUT_FORMAT_VERSION = 3;
+export const OUTPUT_FORMAT_VERSION = 4;
 
 export interface KeyInputs {
   readonly variant: Variant;
-  /** The prepared source's key (itself over digests, patches and the image). */
+  /** The source's key (over digests, patches, the preparation and the builder digest). */
   readonly sourceKey: string;
-  readonly imageId: string;
+  /** BuilderImage.digest. */
+  readonly builderDigest: string;
   readonly sourceDateEpoch: number;
   readonly installPrefix: string;
 }
@@ -32,7 +35,7 @@ export function variantKey(i: KeyInputs): string {
     format: [OUTPUT_FORMAT_VERSION, MANIFEST_FORMAT],
     id: i.variant.id,
     source: i.sourceKey,
-    image: i.imageId,
+    builder: i.builderDigest,
     build: keyedBuildArgs(i.variant),
     env: buildEnv(i.variant, i.sourceDateEpoch),
     install: i.installPrefix,

@@ -5,7 +5,7 @@ import { variantKey } from './cache-key.ts';
 
 export interface PlanInputs {
   readonly sourceKey: string;
-  readonly imageId: string;
+  readonly builderDigest: string;
   readonly sourceDateEpoch: number;
   readonly installPrefix: string;
 }

@@ -78,12 +78,12 @@ function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['
     if (twice) throw new ReleaseError(`variant ${id}`, `is in two shards: ${twice.shard} and ${v.shard}`, 'each variant is built by one shard');
     seen.set(id, v);
     const [a, b] = [first.dir.manifest, v.dir.manifest];
-    if (a.source.key !== b.source.key) {
+    if (JSON.stringify(a.source.digests) !== JSON.stringify(b.source.digests)) {
       throw new ReleaseError(`variant ${id}`, `was built from ${b.source.description} (${v.shard}), ${a.id} from ${a.source.description} (${first.shard}): one release, one source`);
     }
-    if (a.builder.image !== b.builder.image) {
-      throw new ReleaseError(`variant ${id}`, `was built in builder image ${b.builder.image.slice(7, 19)} (${v.shard}), ${a.id} in ${a.builder.image.slice(7, 19)} (${first.shard}): one release, one builder image`,
-        'build every shard with the same builder image (restore it from the cache, or build all shards on one engine)');
+    if (a.builder.digest !== b.builder.digest) {
+      throw new ReleaseError(`variant ${id}`, `was built by builder ${b.builder.digest.slice(0, 12)} (${v.shard}), ${a.id} by ${a.builder.digest.slice(0, 12)} (${first.shard}): one release, one builder (its Dockerfile and packages.lock)`,
+        'build every shard from the same commit');
     }
     if (a.build.env.SOURCE_DATE_EPOCH !== b.build.env.SOURCE_DATE_EPOCH) {
       throw new ReleaseError(`variant ${id}`, `has SOURCE_DATE_EPOCH ${b.build.env.SOURCE_DATE_EPOCH}, ${a.id} ${a.build.env.SOURCE_DATE_EPOCH}`);
@@ -120,7 +120,7 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
     matrix: opts.config ? { path: opts.config.shownPath, sha256: sha256Hex(await readFile(opts.config.matrix.file)) } : undefined,
     sourceDateEpoch: opts.sourceDateEpoch ?? Number(m0.build.env.SOURCE_DATE_EPOCH ?? 0),
     source: m0.source,
-    builder: { image: m0.builder.image },
+    builder: { digest: m0.builder.digest, lock: m0.builder.lock, snapshot: m0.builder.snapshot },
     generatorVersion: GENERATOR_VERSION,
   };
 

@@ -2,7 +2,8 @@
  * The release's SLSA v1 provenance as an in-toto Statement v1: subjects are the release's
  * assets (index, archives, SBOMs); external parameters are what a person chose (matrix.yaml
  * digest, tag, variants); resolved dependencies are what the build consumed (the source files
- * and patches, the builder image, this repository's commit). Pure and deterministic.
+ * and patches, the builder's context and lock, the archive snapshot, this repository's commit).
+ * Pure and deterministic.
  */
 import type { ReleaseIndex } from '../domain.ts';
 
@@ -52,12 +53,14 @@ export function provenanceStatement(index: ReleaseIndex, subjects: readonly Subj
         externalParameters: {
           ...(r.matrix ? { matrix: { path: r.matrix.path, digest: { sha256: r.matrix.sha256 } } } : {}),
           ...(r.tag ? { tag: r.tag } : {}),
+          ...(r.builder.snapshot ? { archiveSnapshot: r.builder.snapshot } : {}),
           variants: index.variants.map((v) => v.id),
         },
         internalParameters: { sourceDateEpoch: r.sourceDateEpoch, generatorVersion: r.generatorVersion },
         resolvedDependencies: [
           ...r.source.digests.map((d) => ({ name: d.name, digest: digestOf(d.sha256) })),
-          { name: 'edk2-matrix builder image', digest: { sha256: r.builder.image.replace(/^sha256:/, '') } },
+          { name: 'edk2-matrix builder (build context, packages.lock)', digest: { sha256: r.builder.digest } },
+          { name: 'builder packages.lock', digest: { sha256: r.builder.lock } },
           ...commitDep,
         ],
       },

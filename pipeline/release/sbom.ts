@@ -113,7 +113,10 @@ export function variantSbom(m: Manifest, files: readonly ArtifactFile[], release
     formulation: [{
       'bom-ref': 'formulation:builder',
       components: [
-        { type: 'container', 'bom-ref': 'builder:image', name: 'edk2-matrix-builder', version: m.builder.image },
+        {
+          type: 'container', 'bom-ref': 'builder:image', name: 'edk2-matrix-builder', version: m.builder.digest,
+          properties: [prop('packages-lock', m.builder.lock), ...(m.builder.snapshot ? [prop('archive-snapshot', m.builder.snapshot)] : [])],
+        },
         ...toolchain,
       ],
     }],

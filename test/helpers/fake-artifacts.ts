@@ -23,7 +23,7 @@ export const FAKE_SOURCE: PreparedSource = {
   digests: [{ name: 'edk2_2025.02.orig.tar.xz', sha256: 'b63b6053d6d89c74d9291f9e96fde1584be99e6fb9c169ba9511505129d6b049' }],
   components: [{ name: 'openssl', path: 'CryptoPkg/Library/OpensslLib/openssl', url: 'https://example.org/openssl', version: '3.4.0' }],
 };
-export const FAKE_IMAGE: BuilderImage = { id: `sha256:${'1'.repeat(64)}`, tag: 'edk2-matrix/builder:test', packages: ['gcc-14=14.2.0-19', 'nasm=2.16.03-1', 'make=4.4.1-2'] };
+export const FAKE_IMAGE: BuilderImage = { id: `sha256:${'1'.repeat(64)}`, tag: 'edk2-matrix/builder:test', digest: '2'.repeat(64), lock: '3'.repeat(64), snapshot: undefined, packages: ['gcc-14=14.2.0-19', 'nasm=2.16.03-1', 'make=4.4.1-2'] };
 
 /** The variants of the default matrix.yaml with `matrix:` replaced (ids like x64-debug, aarch64-debug). */
 export function fakeVariants(matrix = '  arch: [X64, AARCH64]\n  target: [DEBUG]\n'): Variant[] {

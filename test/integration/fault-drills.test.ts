@@ -18,6 +18,8 @@ import { defaultText, REPO } from '../helpers/config.ts';
 import { snapshot } from '../helpers/snapshot.ts';
 
 const docker = new Docker();
+/** How long a build may outlive a CLI killed outright (README, "Safety"). */
+const GRACE_SECONDS = 10;
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-drill-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -188,6 +190,38 @@ describe('fault drills against the real engine', () => {
     expect(await leftovers(runLabel)).toBe(0);
     expect(snapshot(out)).toEqual(before);
     expect(existsSync(join(defaultCacheDir(), 'runs', runLabel))).toBe(false);
+  }, 900_000);
+
+  it('stops the build by itself when the CLI is killed outright (SIGKILL), and the next run removes what was left', async () => {
+    let runLabel = '';
+    let container = '';
+    let killedAt = 0;
+    const run = await cli(['--only', 'x64-debug', '--no-cache', '--out', join(work, 'sigkill')], {
+      during: async (group, signalled) => {
+        container = await runningBuild('x64-debug');
+        runLabel = (await docker.getContainer(container).inspect()).Config.Labels['edk2-matrix.run']!;
+        await new Promise((r) => setTimeout(r, 5_000));
+        signalled();
+        killedAt = performance.now();
+        process.kill(-group, 'SIGKILL'); // npm and the CLI: no handler runs, nothing is cleaned up
+      },
+    });
+    expect(run.code).toBe(137);
+    // The build container notices that its run is gone (its held stdin closes) and stops.
+    let running = true;
+    while (running && performance.now() - killedAt < 60_000) {
+      running = (await docker.getContainer(container).inspect()).State.Running;
+      if (running) await new Promise((r) => setTimeout(r, 250));
+    }
+    const stoppedAfter = (performance.now() - killedAt) / 1000;
+    process.stderr.write(`SIGKILL drill: build container stopped ${stoppedAfter.toFixed(1)} s after the CLI was killed\n`);
+    expect(running).toBe(false);
+    expect(stoppedAfter).toBeLessThan(GRACE_SECONDS);
+    expect(await leftovers(runLabel)).toBeGreaterThan(0);
+    // The next run on this host removes the dead run's container and volume, and says so.
+    const next = await cli(['--config', 'test/fixtures/release-matrix.yaml', '--only', 'ia32-debug', '--out', join(work, 'after-sigkill')]);
+    expect(next.stderr).toMatch(/removed 1 container\(s\) and 1 volume\(s\) left by runs of this host that died/);
+    expect(await leftovers(runLabel)).toBe(0);
   }, 900_000);
 
   it('says how to start an engine when none answers, and touches nothing', async () => {

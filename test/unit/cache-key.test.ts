@@ -7,17 +7,17 @@ import { ArtifactCache } from '../../pipeline/export/artifact-cache.ts';
 import { parse, withMatrix } from '../helpers/config.ts';
 
 const variants = parse(withMatrix('  arch: [X64]\n  features: [none, secureboot]\n  target: [DEBUG]\n')).variants;
-const base = { variant: variants[0]!, sourceKey: 's', imageId: 'sha256:i', sourceDateEpoch: 1, installPrefix: '/usr/share/x' };
+const base = { variant: variants[0]!, sourceKey: 's', builderDigest: 'b'.repeat(64), sourceDateEpoch: 1, installPrefix: '/usr/share/x' };
 
 describe('content keys', () => {
   it('leaves the thread count out of the keyed build command', () => {
     expect(keyedBuildArgs(variants[0]!)).toEqual(['-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc']);
   });
 
-  it('changes with the source, the image, a define, the source date and the install prefix', () => {
+  it('changes with the source, the builder, a define, the source date and the install prefix', () => {
     const key = variantKey(base);
     expect(variantKey({ ...base })).toBe(key);
-    for (const change of [{ sourceKey: 't' }, { imageId: 'sha256:j' }, { variant: variants[1]! }, { sourceDateEpoch: 2 }, { installPrefix: '/opt' }]) {
+    for (const change of [{ sourceKey: 't' }, { builderDigest: 'c'.repeat(64) }, { variant: variants[1]! }, { sourceDateEpoch: 2 }, { installPrefix: '/opt' }]) {
       expect(variantKey({ ...base, ...change })).not.toBe(key);
     }
   });

@@ -66,7 +66,7 @@ describe('launch.sh', () => {
     seconds: 1,
     reproducible: undefined,
     source: { key: 'k', volume: 'v', description: 'd', origin: { kind: 'archive', location: '/d.tar' }, digests: [], components: [] },
-    image: { id: 'sha256:1', tag: 't', packages: [] },
+    image: { id: 'sha256:1', tag: 't', digest: 'd', lock: 'l', snapshot: undefined, packages: [] },
     files: [],
   });
 

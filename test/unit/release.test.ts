@@ -69,7 +69,7 @@ describe('release assemble', () => {
       'provenance.intoto.jsonl', 'x64-debug.cdx.json', 'x64-debug.tar.xz',
     ]);
     const index = JSON.parse(fileOf(out, 'index.json').toString()) as ReleaseIndex;
-    expect(index.release).toMatchObject({ tag: 'v2026.11.0', commit: 'c'.repeat(40), sourceDateEpoch: 1735689600, builder: { image: FAKE_IMAGE.id } });
+    expect(index.release).toMatchObject({ tag: 'v2026.11.0', commit: 'c'.repeat(40), sourceDateEpoch: 1735689600, builder: { digest: FAKE_IMAGE.digest, lock: FAKE_IMAGE.lock } });
     expect(index.variants.map((v) => v.id)).toEqual(['aarch64-debug', 'x64-debug']);
     expect(index.variants[1]!.files.map((f) => f.path)).toContain('x64-debug/OVMF_CODE.fd');
     expect(index.variants[1]!.boot).toMatchObject({ ok: true });
@@ -102,15 +102,19 @@ describe('release assemble', () => {
     expect(existsSync(join(root, 'out'))).toBe(false);
   });
 
-  it('refuses shards built from different sources or in different builder images, naming both', async () => {
+  it('refuses shards built from different sources or by different builders, naming both', async () => {
     const root = tempDir('rel-');
     const [a] = await shards(root);
     const other = join(root, 'other');
-    await writeFakeVariant(other, aarch64!, { source: { ...FAKE_SOURCE, key: 'e'.repeat(64), description: 'debian edk2 2022.11-6' } });
+    await writeFakeVariant(other, aarch64!, { source: { ...FAKE_SOURCE, digests: [{ name: 'edk2_2022.11.orig.tar.xz', sha256: 'e'.repeat(64) }], description: 'debian edk2 2022.11-6' } });
     await expect(assembleRelease(options([a!, other], join(root, 'out')))).rejects.toThrow(/aarch64-debug: was built from debian edk2 2022.11-6 .*other.*one release, one source/);
     const image = join(root, 'image');
-    await writeFakeVariant(image, aarch64!, { image: { ...FAKE_IMAGE, id: `sha256:${'2'.repeat(64)}` } });
-    await expect(assembleRelease(options([a!, image], join(root, 'out2')))).rejects.toThrow(/one release, one builder image/);
+    await writeFakeVariant(image, aarch64!, { image: { ...FAKE_IMAGE, digest: '9'.repeat(64) } });
+    await expect(assembleRelease(options([a!, image], join(root, 'out2')))).rejects.toThrow(/aarch64-debug: was built by builder 999999999999 .*one release, one builder/);
+    // Another machine's image id for the same builder is fine: ids are local.
+    const sameBuilder = join(root, 'same');
+    await writeFakeVariant(sameBuilder, aarch64!, { image: { ...FAKE_IMAGE, id: `sha256:${'8'.repeat(64)}` } });
+    await assembleRelease(options([a!, sameBuilder], join(root, 'out3')));
   });
 
   it('refuses, given --config, a variant the matrix declares that no shard built', async () => {
