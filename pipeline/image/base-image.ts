@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { BuilderSpec } from '../domain.ts';
-import type { Engine } from '../engine/engine.ts';
+import type { RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
 import type { AptArchive } from './apt-archive.ts';
 import type { Log } from '../report/reporter.ts';
@@ -29,7 +29,8 @@ export interface BaseImage {
  * With a snapshot, the base is always bootstrapped from that snapshot (a registry's
  * `debian:trixie` is of today, not of that date).
  */
-export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, archive: AptArchive, log: Log, signal: AbortSignal): Promise<BaseImage> {
+export async function ensureBaseImage(scope: RunScope, spec: BuilderSpec, archive: AptArchive, log: Log, signal: AbortSignal): Promise<BaseImage> {
+  const engine = scope.engine;
   const candidates = spec.snapshot ? [bootstrappedRef(spec.base, spec.snapshot)] : [spec.base, bootstrappedRef(spec.base)];
   for (const ref of candidates) {
     const id = await engine.imageId(ref);
@@ -55,6 +56,14 @@ export async function ensureBaseImage(engine: Engine, spec: BuilderSpec, archive
     }),
     rootfs.done,
   ]);
+  // An archive without a whole suite lets mmdebstrap finish with an empty system: refuse it here,
+  // not as a missing /bin/sh in the middle of the image build.
+  const probe = await scope.capture({ image: id, cmd: ['dpkg-query', '-W', 'dpkg', 'apt'], network: 'none', hardened: true }, 'probe').catch((err: unknown) => ({ exitCode: -1, output: String(err) }));
+  if (probe.exitCode !== 0) {
+    await engine.removeImage(id).catch(() => {});
+    throw new ImageError(`bootstrapping Debian ${spec.suite} from ${archive.url} gave no usable system (no dpkg and apt in it)`,
+      'check that the archive serves the whole suite (builder.mirror, builder.snapshot)');
+  }
   log.info(`base image ${ref}: imported (${id.slice(7, 19)})`);
   return { ref, id };
 }

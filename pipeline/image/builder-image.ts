@@ -78,7 +78,7 @@ export async function ensureBuilderImage(scope: RunScope, spec: BuilderSpec, cac
   const lock = readLock(files, spec.context);
   const digest = contextDigest(files);
   const archive = builderArchive(spec);
-  const base = await ensureBaseImage(engine, spec, archive, log, signal);
+  const base = await ensureBaseImage(scope, spec, archive, log, signal);
   const tag = builderTag(digest, base.id, archive.url);
   let id = await engine.imageId(tag);
   if (id) {
@@ -117,7 +117,7 @@ export async function updateBuilderLock(scope: RunScope, spec: BuilderSpec, log:
     }
   })();
   const archive = builderArchive(spec);
-  const base = await ensureBaseImage(scope.engine, spec, archive, log, signal);
+  const base = await ensureBaseImage(scope, spec, archive, log, signal);
   const tag = `${BUILDER_REPO}:unlocked-${scope.runId}`;
   log.info(`builder lock: building ${spec.context} with the newest packages of ${archive.url} ${archive.suite}`);
   const id = await build(scope, spec, files.filter((f) => f.path !== LOCK_FILE).concat({ path: LOCK_FILE, data: Buffer.from(''), executable: false }), tag, base.ref, archive, false, log, signal);

@@ -1,6 +1,6 @@
 /**
- * A static HTTP server on loopback that serves a directory, as a GitHub release or any web
- * server would, with faults on request: a file that stops after N bytes and then hangs, one
+ * A static HTTP server on loopback that serves a directory (and what is below it), as a GitHub
+ * release, a Debian archive or any web server would, with faults on request: a file that stops after N bytes and then hangs, one
  * whose connection drops after N bytes, one that answers 404.
  */
 import { createReadStream, statSync } from 'node:fs';
@@ -28,13 +28,16 @@ export async function serveDirectory(dir: string): Promise<StaticServer> {
   const requests: string[] = [];
   const state = { faults: {} as Record<string, Fault> };
   const server: Server = createServer((req, res: ServerResponse) => {
-    const name = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname.split('/').pop() ?? '');
-    requests.push(name);
+    // Files anywhere below `dir` (an apt archive has dists/ and pool/); requests are logged by
+    // path, and faults are keyed by the file's name.
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname).replace(/^\/+/, '');
+    const name = rel.split('/').pop() ?? '';
+    requests.push(rel);
     const fault = state.faults[name] ?? {};
-    const path = join(dir, name);
+    const path = join(dir, rel);
     let size: number;
     try {
-      if (!name || name.startsWith('.')) throw new Error('no');
+      if (!name || rel.split('/').some((seg) => seg === '..' || seg.startsWith('.'))) throw new Error('no');
       size = statSync(path).size;
     } catch {
       res.writeHead(404).end('not found');
