@@ -26,7 +26,9 @@ export function platformBuildDir(variant: Variant): string {
 /**
  * Environment of the build container that decides its output: cross-compiler prefixes, the
  * source's date for __DATE__/__TIME__, and a seed for edk2's stack cookie tables derived from
- * the variant's identity (the same every build; see the README on the trade-off).
+ * the platform (DSC, architectures, target, toolchain): the same every build (see the README
+ * on the trade-off), and the same for every variant of one platform, so that their modules'
+ * AutoGen.h (which carries the cookie) match and the compiler cache serves one from another.
  */
 export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<string, string> {
   const env: Record<string, string> = {};
@@ -36,7 +38,7 @@ export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<stri
   }
   env.SOURCE_DATE_EPOCH = String(sourceDateEpoch);
   env.EDK2_MATRIX_BUILD_DIR = platformBuildDir(variant);
-  const identity = JSON.stringify([variant.id, variant.platform.dsc, variant.platform.buildArches, variant.target, variant.defines, variant.pcds]);
+  const identity = JSON.stringify([variant.platform.dsc, variant.platform.buildArches, variant.target, variant.toolchain]);
   env.EDK2_MATRIX_COOKIE_SEED = sha256Hex(identity).slice(0, 32);
   return env;
 }
