@@ -18,7 +18,7 @@ import { packTree } from './pack-tree.ts';
 import { sha256Hex } from '../checksums.ts';
 
 /** Bump when the way a tree is prepared changes (it is part of the key). */
-const PREPARE_VERSION = 1;
+const PREPARE_VERSION = 2;
 export const SOURCE_MOUNT = '/src';
 const READY_FILE = `${SOURCE_MOUNT}/.edk2-matrix/ready`;
 
