@@ -39,6 +39,9 @@ export function fileMode(name: string): number {
   return name === LAUNCH_SCRIPT ? 0o755 : 0o644;
 }
 
+/** In a variant directory: its files' sizes, times and inodes when last known good (see export/fingerprint.ts). */
+export const FINGERPRINT_FILE = '.fingerprint.json';
+
 /** Prefix of every temporary entry we create beside what we publish; the pid tells whose it is. */
 export const TEMP_PREFIX = '.tmp-';
 

@@ -40,6 +40,8 @@ export interface RunOptions {
   readonly noCache: boolean;
   /** Build each variant twice from nothing and require identical files. */
   readonly verifyReproducible: boolean;
+  /** Hash every published file instead of trusting unchanged fingerprints. */
+  readonly rehash?: boolean;
 }
 
 export interface RunResult {
@@ -82,7 +84,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     await markOutDir(opts.outDir);
     const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
     const index = new IndexWriter(opts.outDir);
-    const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter, index);
+    const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter, index, opts.rehash);
     const reusedOutcomes: VariantOutcome[] = [...reused].map(([id, r]) => ({ id, status: 'built', seconds: 0, cpuSeconds: 0, ...r }));
     for (const o of reusedOutcomes) reporter.finished(o);
     const toBuild = plans.filter((p) => !reused.has(p.variant.id));

@@ -24,6 +24,7 @@ export interface CliOptions {
   readonly snapshot: string | undefined;
   readonly updateBuilderLock: boolean;
   readonly builderOnly: boolean;
+  readonly rehash: boolean;
 }
 
 export const HELP = `Usage: npm run matrix -- [options]
@@ -43,6 +44,8 @@ Options:
                      build each variant twice from nothing and require identical files;
                      names the files and edk2 modules that differ
   --no-cache         build even when a verified result for the same inputs exists
+  --rehash           check published files by their sha256 even when their size, times and
+                     inode did not change since they were last checked (the default trusts those)
   --prune-cache      free cache entries, volumes and images the artifacts no longer use, and exit
   --jobs N           variants built at once (default: from cores and memory)
   --threads N        edk2 build threads (-n) per variant (default: cores / jobs)
@@ -114,6 +117,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         snapshot: { type: 'string' },
         'update-builder-lock': { type: 'boolean', default: false },
         'builder-only': { type: 'boolean', default: false },
+        rehash: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -143,5 +147,6 @@ export function parseCli(argv: readonly string[]): CliOptions {
     snapshot: snapshotOption(v.snapshot),
     updateBuilderLock: v['update-builder-lock']!,
     builderOnly: v['builder-only']!,
+    rehash: v.rehash!,
   };
 }

@@ -105,7 +105,7 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   const reporter = createReporter();
   const result = await runMatrix(engine, {
     config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,
-    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible,
+    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible, rehash: opts.rehash,
   }, reporter, signal);
   reporter.summary(result, outDir);
   const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);

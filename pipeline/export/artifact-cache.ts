@@ -9,6 +9,7 @@ import type { ArtifactFile, Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
 import { fileMode, MANIFEST_FILE } from '../layout.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
+import { fingerprintMatches, recordFingerprint } from './fingerprint.ts';
 import { sha256Hex } from '../checksums.ts';
 
 const ENTRY_FILE = 'entry.json';
@@ -37,10 +38,11 @@ export async function checkFiles(dir: string, files: readonly ArtifactFile[]): P
 }
 
 /**
- * Whether a published variant directory already holds exactly what `key` describes:
- * its manifest carries the key and every file matches the manifest's digests.
+ * Whether a published variant directory already holds exactly what `key` describes: its
+ * manifest carries the key and every file matches the manifest's digests — known from the
+ * files' fingerprint when nothing about them changed since, hashed otherwise (or `rehash`).
  */
-export async function publishedMatches(variantDir: string, key: string): Promise<boolean> {
+export async function publishedMatches(variantDir: string, key: string, rehash = false): Promise<boolean> {
   let manifest: Manifest;
   try {
     manifest = JSON.parse(await readFile(join(variantDir, MANIFEST_FILE), 'utf8')) as Manifest;
@@ -48,7 +50,10 @@ export async function publishedMatches(variantDir: string, key: string): Promise
     return false;
   }
   if (manifest.key !== key) return false;
+  const names = [MANIFEST_FILE, ...manifest.files.map((f) => f.path)];
+  if (!rehash && (await fingerprintMatches(variantDir, key, names))) return true;
   const { problem } = await checkFiles(variantDir, manifest.files);
+  if (problem === undefined) await recordFingerprint(variantDir, key, names).catch(() => {});
   return problem === undefined;
 }
 

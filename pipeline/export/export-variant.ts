@@ -17,6 +17,7 @@ import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
 import { isFailureRecord, isOursOrAbsent } from './ownership.ts';
+import { recordFingerprint } from './fingerprint.ts';
 
 
 export interface ExportJob {
@@ -87,6 +88,12 @@ export async function publishVariant(outDir: string, id: string, files: readonly
   try {
     const dir = await publishDirectory(outDir, id, files);
     await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
+    // What a rerun compares instead of hashing again (see fingerprint.ts).
+    const manifest = files.find((f) => f.name === MANIFEST_FILE);
+    if (manifest) {
+      const { key } = JSON.parse(manifest.data.toString()) as { key: string };
+      await recordFingerprint(dir, key, files.map((f) => f.name)).catch(() => {});
+    }
     return dir;
   } catch (err) {
     throw new ExportError(id, `cannot publish ${id}/: ${(err as Error).message}`,

@@ -15,11 +15,13 @@ export async function reuseArtifacts(
   cache: ArtifactCache,
   log: Log,
   index: IndexWriter,
+  /** Hash every published file even when its fingerprint is unchanged. */
+  rehash = false,
 ): Promise<Map<string, { dir: string; from: Provenance }>> {
   const reused = new Map<string, { dir: string; from: Provenance }>();
   for (const { variant, key } of plans) {
     const dir = join(outDir, variant.id);
-    if (await publishedMatches(dir, key)) {
+    if (await publishedMatches(dir, key, rehash)) {
       reused.set(variant.id, { dir, from: 'up to date' });
       continue;
     }

@@ -6,6 +6,9 @@ import { artifactSums, IndexWriter, makeIndex, pruneArtifacts, writeIndex, type 
 import { publishDirectory } from '../../pipeline/export/publish.ts';
 import { checkOutDir, markOutDir } from '../../pipeline/export/ownership.ts';
 import { publishVariant } from '../../pipeline/export/export-variant.ts';
+import { publishedMatches } from '../../pipeline/export/artifact-cache.ts';
+import { recordFingerprint } from '../../pipeline/export/fingerprint.ts';
+import { fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
 
 const log = { info: () => {}, warn: () => {} };
 const isRoot = process.getuid?.() === 0;
@@ -134,5 +137,25 @@ describe('index.json during a run', () => {
     await Promise.all([publish('b'), publish('c')]);
     expect(JSON.parse(readFileSync(join(out, 'index.json'), 'utf8')).variants.map((v: { id: string }) => v.id)).toEqual(['a', 'b', 'c']);
     expect(readFileSync(join(out, 'SHA256SUMS'), 'utf8').trim().split('\n')).toHaveLength(3);
+  });
+});
+
+describe('a rerun trusts unchanged file fingerprints instead of hashing again', () => {
+  it('hashes only when a file\'s size, times or inode changed, or when asked to', async () => {
+    const out = tempDir('fp-');
+    const [x64] = fakeVariants();
+    await writeFakeVariant(out, x64!);
+    const dir = join(out, 'x64-debug');
+    const key = (JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { key: string }).key;
+    expect(existsSync(join(dir, '.fingerprint.json'))).toBe(true);
+    expect(await publishedMatches(dir, key)).toBe(true);
+    // Changed bytes: the stamp changes too, so the rerun hashes and sees it.
+    writeFileSync(join(dir, 'OVMF_VARS.fd'), 'altered');
+    expect(await publishedMatches(dir, key)).toBe(false);
+    // A fingerprint that claims the altered file is the published one is trusted...
+    await recordFingerprint(dir, key, readdirSync(dir).filter((n) => !n.startsWith('.')));
+    expect(await publishedMatches(dir, key)).toBe(true);
+    // ...until --rehash, which checks every digest.
+    expect(await publishedMatches(dir, key, true)).toBe(false);
   });
 });
