@@ -14,6 +14,9 @@ export const SUMS_FILE = 'SHA256SUMS';
 export const FAILED_DIR = 'failed';
 export const FAILURE_REASON = 'error.txt';
 
+/** The last run's timeline picture (variants, phases, cores busy). */
+export const TIMELINE_FILE = 'timeline.svg';
+
 // In each variant directory (`<id>/`):
 export const MANIFEST_FILE = 'manifest.json';
 export const BUILD_LOG = 'build.log';

@@ -25,6 +25,7 @@ import { runVariants } from './queue/run-variants.ts';
 import type { Schedule } from './queue/schedule.ts';
 import { runVariantJob } from './queue/variant-job.ts';
 import type { Reporter } from './report/reporter.ts';
+import { Timeline } from './report/timeline.ts';
 import { sourceIdentity } from './source/materialize.ts';
 import { ensureSource, sourceKey } from './source/prepare.ts';
 import { loadSourceFacts } from './source/source-facts.ts';
@@ -42,6 +43,8 @@ export interface RunOptions {
   readonly verifyReproducible: boolean;
   /** Hash every published file instead of trusting unchanged fingerprints. */
   readonly rehash?: boolean;
+  /** Where the run records what it did when (the caller draws it); a fresh one when not given. */
+  readonly timeline?: Timeline;
 }
 
 export interface RunResult {
@@ -49,10 +52,13 @@ export interface RunResult {
   readonly seconds: number;
   /** Share of all cores the build containers kept busy while builds ran; undefined if none ran. */
   readonly coresBusy: number | undefined;
+  readonly timeline: Timeline;
 }
 
 export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Reporter, signal: AbortSignal): Promise<RunResult> {
   const started = performance.now();
+  const timeline = opts.timeline ?? new Timeline();
+  timeline.sample();
   const scope = new RunScope(engine, newRunId());
   const logDir = join(opts.cacheDir, 'runs', scope.runId);
   // Ctrl-C: kill every container at once; the stages waiting on them then unwind.
@@ -72,7 +78,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     // Source first: a define the DSC does not know is a configuration error, found before any container.
     const facts = await reporter.stage('edk2 source: verify and check defines', () => loadSourceFacts(opts.config.source, opts.cacheDir, reporter, signal));
     checkDefines(opts.config, opts.variants, facts.defines);
-    const image = await reporter.stage('builder image', () => ensureBuilderImage(scope, opts.config.builder, opts.cacheDir, reporter, signal));
+    const image = await reporter.stage('builder image', () => timeline.during(SHARED_ROW, 'image', () => ensureBuilderImage(scope, opts.config.builder, opts.cacheDir, reporter, signal)));
     throwIfAborted(signal);
 
     const plans = planVariants(opts.variants, {
@@ -92,7 +98,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     let built: VariantOutcome[] = [];
     let coresBusy: number | undefined;
     if (toBuild.length) {
-      const source = await reporter.stage('edk2 source', () => ensureSource(scope, opts.config.source, image, facts.components, opts.cacheDir, reporter, signal));
+      const source = await reporter.stage('edk2 source', () => timeline.during(SHARED_ROW, 'source', () => ensureSource(scope, opts.config.source, image, facts.components, opts.cacheDir, reporter, signal)));
       throwIfAborted(signal);
       const ccacheVolume = await ensureCcacheVolume(engine, opts.cacheDir);
       await mkdir(logDir, { recursive: true });
@@ -104,7 +110,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       };
       const ctx = {
         scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir, installPrefix: opts.config.installPrefix,
-        cache, index, verifyReproducible: opts.verifyReproducible, reporter,
+        cache, index, verifyReproducible: opts.verifyReproducible, reporter, timeline,
       };
       const buildStart = performance.now();
       built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s));
@@ -119,7 +125,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     if (!signal.aborted || published) await writeIndex(opts.outDir);
     const order = new Map(opts.variants.map((v, i) => [v.id, i]));
     const outcomes = [...reusedOutcomes, ...built].sort((a, b) => order.get(a.id)! - order.get(b.id)!);
-    return { outcomes, seconds: (performance.now() - started) / 1000, coresBusy };
+    return { outcomes, seconds: (performance.now() - started) / 1000, coresBusy, timeline };
   } finally {
     signal.removeEventListener('abort', onAbort);
     // After the abort's cleanup (if any): what it could not remove is tried once more.
@@ -129,6 +135,9 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     await rm(logDir, { recursive: true, force: true });
   }
 }
+
+/** The timeline's row for what all variants share: the builder image and the prepared source. */
+export const SHARED_ROW = 'builder and source';
 
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new CancelledError();

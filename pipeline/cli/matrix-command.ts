@@ -19,6 +19,7 @@ import { createReporter } from '../report/create-reporter.ts';
 import { runMatrix } from '../run.ts';
 import { checkOutDir } from '../export/ownership.ts';
 import { builderOnly, updateLock } from './builder-commands.ts';
+import { drawTimeline } from '../report/draw-timeline.ts';
 import { verifyTable } from '../verify/verify-table.ts';
 import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
 
@@ -111,9 +112,13 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);
   let bootFailed = false;
   if (opts.verify && built.length && !signal.aborted) {
-    const outcomes = await verifyArtifacts({ outDir, only: new Set(built), jobs: availableParallelism(), timeoutMs: VERIFY_TIMEOUT_MS, accel: 'auto' }, reporter, signal);
+    const outcomes = await verifyArtifacts({ outDir, only: new Set(built), jobs: availableParallelism(), timeoutMs: VERIFY_TIMEOUT_MS, accel: 'auto', timeline: result.timeline }, reporter, signal);
     process.stderr.write(`\n${verifyTable(outcomes)}\n`);
     bootFailed = outcomes.some((o) => !o.ok);
+  }
+  result.timeline.stop();
+  if (result.timeline.spans.some((s) => s.phase !== 'image' && s.phase !== 'source') && !signal.aborted) {
+    process.stderr.write(`${await drawTimeline(result.timeline, outDir)}\n`);
   }
   return result.outcomes.some((o) => o.status !== 'built') || bootFailed ? 1 : 0;
 }

@@ -15,6 +15,7 @@ import { collectVariantFiles, publishVariant, recordFailure } from '../export/ex
 import { RUN_DEPENDENT_FILES } from '../layout.ts';
 import type { PublishFile } from '../export/publish.ts';
 import type { Reporter } from '../report/reporter.ts';
+import { phaseOfLine, type Timeline } from '../report/timeline.ts';
 import { differingFiles, differingModules } from '../verify/compare-builds.ts';
 
 export interface JobContext {
@@ -31,6 +32,7 @@ export interface JobContext {
   readonly index: IndexWriter;
   readonly verifyReproducible: boolean;
   readonly reporter: Reporter;
+  readonly timeline: Timeline;
 }
 
 interface OneBuild {
@@ -42,20 +44,33 @@ interface OneBuild {
 
 async function buildOnce(plan: BuildPlan, ctx: JobContext, signal: AbortSignal, suffix: string): Promise<OneBuild> {
   const logPath = join(ctx.logDir, `${plan.variant.id}${suffix}.log`);
+  const row = suffix ? `${plan.variant.id} (again)` : plan.variant.id;
   const started = performance.now();
   // A reproducibility check builds from nothing: the compiler cache would only replay the first build.
   const ccacheVolume = ctx.verifyReproducible ? undefined : ctx.ccacheVolume;
-  const { result, cpuNanos } = await withBuild(ctx.scope, {
-    plan, image: ctx.image, source: ctx.source, limits: ctx.limits, ccacheVolume, logPath,
-    onLine: (l) => ctx.reporter.line(plan.variant.id, l),
-  }, signal, async ({ container, argv, workVolume }) => ({
-    files: await collectVariantFiles({
-      plan, container, buildArgv: argv, seconds: (performance.now() - started) / 1000,
-      source: ctx.source, image: ctx.image, logPath, installPrefix: ctx.installPrefix,
-    }, ctx.verifyReproducible ? true : undefined),
-    modules: ctx.verifyReproducible ? await moduleDigests(ctx.scope, ctx.image, plan, workVolume) : undefined,
-  }));
-  return { ...result, cpuNanos, logPath };
+  ctx.timeline.enter(row, 'setup');
+  try {
+    const { result, cpuNanos } = await withBuild(ctx.scope, {
+      plan, image: ctx.image, source: ctx.source, limits: ctx.limits, ccacheVolume, logPath,
+      onLine: (l) => {
+        ctx.reporter.line(plan.variant.id, l);
+        const phase = phaseOfLine(l);
+        if (phase) ctx.timeline.enter(row, phase);
+      },
+    }, signal, async ({ container, argv, workVolume }) => {
+      ctx.timeline.enter(row, 'export');
+      return {
+        files: await collectVariantFiles({
+          plan, container, buildArgv: argv, seconds: (performance.now() - started) / 1000,
+          source: ctx.source, image: ctx.image, logPath, installPrefix: ctx.installPrefix,
+        }, ctx.verifyReproducible ? true : undefined),
+        modules: ctx.verifyReproducible ? await moduleDigests(ctx.scope, ctx.image, plan, workVolume) : undefined,
+      };
+    });
+    return { ...result, cpuNanos, logPath };
+  } finally {
+    if (suffix) ctx.timeline.leave(row);
+  }
 }
 
 export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: AbortSignal): Promise<{ dir: string; cpuNanos: number }> {
@@ -79,10 +94,13 @@ export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: Ab
       await ctx.cache.store(plan.key, first.files).catch((err: unknown) =>
         ctx.reporter.warn(`${id}: could not store it in the artifact cache (${describeError(err)}); it is published all the same`));
     }
+    ctx.timeline.enter(id, 'export');
     const dir = await publishVariant(ctx.outDir, id, first.files);
     await ctx.index.update();
+    ctx.timeline.leave(id);
     return { dir, cpuNanos };
   } catch (err) {
+    ctx.timeline.leave(id);
     if (err instanceof CancelledError || signal.aborted) throw err;
     const log = err instanceof BuildError ? err.logPath : logPath;
     const reason = err instanceof BuildError ? `${id}: ${err.reason}` : describeError(err);

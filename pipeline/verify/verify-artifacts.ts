@@ -16,6 +16,7 @@ import type { Log } from '../report/reporter.ts';
 import { bootToShell, type BootResult } from './boot.ts';
 import { shellDiskArgs } from './shell-disk.ts';
 import { archFacts } from '../platforms.ts';
+import type { Timeline } from '../report/timeline.ts';
 
 
 export type Accel = 'auto' | 'tcg' | 'kvm';
@@ -83,6 +84,8 @@ export interface VerifyOptions {
   readonly jobs: number;
   readonly timeoutMs: number;
   readonly accel: Accel;
+  /** Where each boot is recorded, when the run draws its timeline. */
+  readonly timeline?: Timeline;
 }
 
 export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: AbortSignal): Promise<VerifyOutcome[]> {
@@ -96,6 +99,7 @@ export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: Abo
     const dir = join(opts.outDir, m.id);
     let accel = kvmBroken && opts.accel === 'auto' ? 'tcg' : chooseAccel(m.arch, opts.accel);
     log.info(`${m.id}: booting (${accel})`);
+    opts.timeline?.enter(m.id, 'boot');
     let { result, shellDisk } = await bootOne(m, dir, accel, opts.timeoutMs, signal);
     if (!result.ok && accel === 'kvm' && opts.accel === 'auto' && !signal.aborted) {
       // /dev/kvm is there but may not run this firmware (nested virtualisation, no SMM): the
@@ -108,6 +112,7 @@ export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: Abo
         kvmBroken = true;
       }
     }
+    opts.timeline?.leave(m.id);
     if (signal.aborted) return undefined;
     const record: BootRecord = {
       ok: result.ok,
