@@ -16,6 +16,8 @@ export const FAILURE_REASON = 'error.txt';
 
 /** The last run's timeline picture (variants, phases, cores busy). */
 export const TIMELINE_FILE = 'timeline.svg';
+/** The same as data: every span (row, phase, start, end) and cores-busy sample. */
+export const TIMELINE_DATA = 'timeline.json';
 
 // In each variant directory (`<id>/`):
 export const MANIFEST_FILE = 'manifest.json';

@@ -104,7 +104,7 @@ describe('npm run matrix -- --verify against the real engine', () => {
   });
 
   it('leaves nothing temporary in the artifacts dir', () => {
-    expect(readdirSync(out).sort()).toEqual([...BUILT, 'SHA256SUMS', 'failed', 'index.json', 'timeline.svg'].sort());
+    expect(readdirSync(out).sort()).toEqual([...BUILT, 'SHA256SUMS', 'failed', 'index.json', 'timeline.json', 'timeline.svg'].sort());
   });
 
   it('records the builder image and its package versions in each manifest', () => {
