@@ -35,6 +35,7 @@ import { ensureBuilderImage } from '../pipeline/image/builder-image.ts';
 import { materializeSource, sourceIdentity } from '../pipeline/source/materialize.ts';
 import { sourceKey, sourceVolumeName } from '../pipeline/source/prepare.ts';
 import { TIMELINE_DATA } from '../pipeline/layout.ts';
+import { formatColumns } from '../pipeline/report/columns.ts';
 
 const REPO = resolve(import.meta.dirname, '..');
 const log = { info: (m: string) => say(m), warn: (m: string) => say(`warning: ${m}`) };
@@ -263,9 +264,8 @@ async function main(): Promise<void> {
     ['d / that variant cold', f(result.ratios.dOverVariantCold, ''), '≤ 0.35', met.dOverVariantCold ? 'yes' : 'no'],
     ['cores busy in (b)', result.coresBusyPercent === undefined ? '-' : `${result.coresBusyPercent}%`, '≥ 90%', met.coresBusyPercent ? 'yes' : 'no'],
   ];
-  const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   const phases = Object.entries(result.coldPhaseSeconds).map(([id, p]) => `  ${id}: ${Object.entries(p).map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(', ')}`);
-  process.stdout.write(`${rows.map((r) => r.map((x, i) => x.padEnd(width[i]!)).join('  ').trimEnd()).join('\n')}\n\n` +
+  process.stdout.write(`${formatColumns(rows)}\n\n` +
     `(b) phase seconds per variant:\n${phases.join('\n')}\n(b) cores busy by phase: ${JSON.stringify(result.coresBusyByPhasePercent)}\n` +
     `(d) phase seconds: ${JSON.stringify(dPhases)}\n\nJSON: ${file}\n`);
 }

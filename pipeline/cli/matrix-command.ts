@@ -20,6 +20,7 @@ import { runMatrix } from '../run.ts';
 import { checkOutDir } from '../export/ownership.ts';
 import { builderOnly, updateLock } from './builder-commands.ts';
 import { drawTimeline } from '../report/draw-timeline.ts';
+import { formatColumns } from '../report/columns.ts';
 import { verifyTable } from '../verify/verify-table.ts';
 import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
 
@@ -36,8 +37,7 @@ function listVariants(variants: readonly Variant[], json: boolean): string {
   const rows = [['id', 'arch', 'target', 'dsc', 'defines'], ...variants.map((v) => [
     v.id, v.arch, v.target, v.platform.dsc, Object.entries(v.defines).map(([k, val]) => `${k}=${val}`).join(' ') || '-',
   ])];
-  const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]!) : c)).join('  ')).join('\n')}\n`;
+  return `${formatColumns(rows)}\n`;
 }
 
 function dryRun(variants: readonly Variant[], threads: number): string {

@@ -3,7 +3,7 @@
  * An entry is used only after every file matched its recorded sha256; a damaged entry is
  * removed (with a warning) and the variant rebuilt.
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactFile, Manifest } from '../domain.ts';
 import type { Log } from '../report/reporter.ts';
@@ -11,6 +11,7 @@ import { fileMode, MANIFEST_FILE } from '../layout.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
 import { fingerprintMatches, recordFingerprint } from './fingerprint.ts';
 import { sha256Hex } from '../checksums.ts';
+import { exists } from '../host/exists.ts';
 
 const ENTRY_FILE = 'entry.json';
 
@@ -71,7 +72,7 @@ export class ArtifactCache {
     try {
       entry = JSON.parse(await readFile(join(dir, ENTRY_FILE), 'utf8')) as Entry;
     } catch {
-      if (await stat(dir).then(() => true, () => false)) {
+      if (await exists(dir)) {
         log.warn(`${id}: cache entry ${key.slice(0, 12)} has no readable index; removing it and building again`);
         await rm(dir, { recursive: true, force: true });
       }

@@ -4,7 +4,6 @@
  * a path on the host.
  */
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
 import type { Container } from '../engine/engine.ts';

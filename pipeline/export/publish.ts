@@ -4,9 +4,10 @@
  * never half of one; a failed write leaves the old one untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../layout.ts';
+import { exists } from '../host/exists.ts';
 
 
 export function tempName(label: string): string {
@@ -33,9 +34,6 @@ export async function writeFileSynced(path: string, data: Buffer | string, mode 
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
-}
 
 export interface PublishFile {
   readonly name: string;

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readFile, readlink, rename, rm, rmdir, symlink } from 'node:fs/promises';
+import { mkdir, open, readFile, readlink, rename, rm, rmdir, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
@@ -21,6 +21,7 @@ import type { Log } from '../report/reporter.ts';
 import { readVariantArchive } from '../release/variant-archive.ts';
 import type { VerifiedRelease } from '../release/verify-release.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
+import { exists } from '../host/exists.ts';
 import { installedDescriptorName, rewriteDescriptor } from './installed-descriptor.ts';
 import { readReceipt } from './receipt.ts';
 import { sha256Hex } from '../checksums.ts';
@@ -36,7 +37,6 @@ export interface InstallRequest {
   readonly signal: AbortSignal;
 }
 
-const exists = (p: string) => lstat(p).then(() => true, () => false);
 const temp = (dir: string, label: string) => join(dir, `${TEMP_PREFIX}${process.pid}-${label}`);
 
 /** Every undo step of the transaction so far; `rollback` runs them newest first. */

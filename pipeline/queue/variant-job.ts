@@ -16,7 +16,7 @@ import { RUN_DEPENDENT_FILES } from '../layout.ts';
 import type { PublishFile } from '../export/publish.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { phaseOfLine, type Timeline } from '../report/timeline.ts';
-import { differingFiles, differingModules } from '../verify/compare-builds.ts';
+import { differingFiles, differingModules } from '../edk2-build/compare-builds.ts';
 
 export interface JobContext {
   readonly scope: RunScope;

@@ -2,6 +2,7 @@
 import type { VariantOutcome } from '../domain.ts';
 import type { RunSummary } from './reporter.ts';
 import { describeError } from '../errors.ts';
+import { formatColumns } from './columns.ts';
 
 export function formatSeconds(s: number): string {
   if (s < 60) return `${s.toFixed(1)}s`;
@@ -30,10 +31,7 @@ export function summaryLine(run: RunSummary, outDir: string): string {
 }
 
 export function summaryTable(outcomes: readonly VariantOutcome[]): string {
-  const header: [string, string, string, string] = ['variant', 'result', 'time', 'output'];
-  const all = [header, ...rows(outcomes)];
-  const width = [0, 1, 2].map((i) => Math.max(...all.map((r) => r[i]!.length)));
-  return all.map((r) => r.map((c, i) => (i < 3 ? c.padEnd(width[i]!) : c)).join('  ').trimEnd()).join('\n');
+  return formatColumns([['variant', 'result', 'time', 'output'], ...rows(outcomes)]);
 }
 
 export function summaryMarkdown(run: RunSummary, outDir: string): string {

@@ -4,13 +4,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { SourceError } from '../errors.ts';
 import type { Log } from '../report/reporter.ts';
+import { exists } from '../host/exists.ts';
 
 export async function sha256File(path: string): Promise<string> {
   const h = createHash('sha256');
@@ -18,9 +19,6 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
-}
 
 async function openSource(location: string, signal: AbortSignal): Promise<Readable> {
   if (/^https?:\/\//.test(location)) {

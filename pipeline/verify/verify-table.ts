@@ -1,5 +1,6 @@
 /** The verification table: variant, result, seconds to the UEFI Shell, accelerator. */
 import type { VerifyOutcome } from './verify-artifacts.ts';
+import { formatColumns } from '../report/columns.ts';
 
 export function verifyTable(outcomes: readonly VerifyOutcome[]): string {
   const rows = [
@@ -12,8 +13,6 @@ export function verifyTable(outcomes: readonly VerifyOutcome[]): string {
       o.ok ? (o.shellDisk ? 'Shell from disk' : '') : `${o.reason}; serial log: ${o.serialLog}`,
     ]),
   ];
-  const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((c, i) => (i < r.length - 1 ? c.padEnd(width[i]!) : c)).join('  ').trimEnd());
   const failed = outcomes.filter((o) => !o.ok).length;
-  return `${lines.join('\n')}\n\n${outcomes.length - failed} booted, ${failed} failed`;
+  return `${formatColumns(rows)}\n\n${outcomes.length - failed} booted, ${failed} failed`;
 }

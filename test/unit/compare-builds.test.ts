@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { differingFiles, differingModules } from '../../pipeline/verify/compare-builds.ts';
+import { differingFiles, differingModules } from '../../pipeline/edk2-build/compare-builds.ts';
 
 const f = (name: string, data: string) => ({ name, data: Buffer.from(data) });
 
