@@ -1,0 +1,171 @@
+/**
+ * The run's orchestration against an engine in memory (test/helpers/fake-engine.ts): what is
+ * built, published, failed, cancelled and cleaned up, at every stage, in milliseconds. The
+ * real-engine drills (test/integration/fault-drills.test.ts) prove the same with Docker.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { pack } from 'tar-stream';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../pipeline/config/load.ts';
+import type { MatrixConfig, VariantOutcome } from '../../pipeline/domain.ts';
+import type { ContainerSpec } from '../../pipeline/engine/engine.ts';
+import type { Reporter } from '../../pipeline/report/reporter.ts';
+import { runMatrix } from '../../pipeline/run.ts';
+import { FakeEngine, type Behaviour } from '../helpers/fake-engine.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+async function tarGz(files: Record<string, string>): Promise<Buffer> {
+  const tar = pack();
+  for (const [name, text] of Object.entries(files)) tar.entry({ name, mtime: new Date(1_700_000_000_000) }, text);
+  tar.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of tar as AsyncIterable<Buffer>) chunks.push(c);
+  return gzipSync(Buffer.concat(chunks));
+}
+
+/** A matrix of two x86 variants, an archive source with their DSCs, a builder context with a lock. */
+async function fixture(): Promise<{ config: MatrixConfig; out: string; cache: string }> {
+  const dir = tempDir('orch-');
+  const archive = await tarGz({
+    'edk2/OvmfPkg/OvmfPkgX64.dsc': '[Defines]\n  DEFINE SECURE_BOOT_ENABLE = FALSE\n',
+    'edk2/OvmfPkg/OvmfPkgIa32.dsc': '[Defines]\n  DEFINE SECURE_BOOT_ENABLE = FALSE\n',
+  });
+  writeFileSync(join(dir, 'edk2.tar.gz'), archive);
+  mkdirSync(join(dir, 'builder'));
+  writeFileSync(join(dir, 'builder', 'Dockerfile'), 'FROM scratch\n');
+  writeFileSync(join(dir, 'builder', 'packages'), 'nasm\n');
+  writeFileSync(join(dir, 'builder', 'packages.lock'), 'nasm=1\n');
+  const text = `version: 1
+source:
+  archive: { url: edk2.tar.gz, sha256: ${createHash('sha256').update(archive).digest('hex')}, strip: 1 }
+builder: { dockerfile: builder, mirror: "http://archive.invalid/debian" }
+architectures:
+  X64: { dsc: OvmfPkg/OvmfPkgX64.dsc }
+  IA32: { dsc: OvmfPkg/OvmfPkgIa32.dsc }
+matrix:
+  arch: [X64, IA32]
+  target: [DEBUG]
+`;
+  writeFileSync(join(dir, 'matrix.yaml'), text);
+  return { config: parseConfig(text, join(dir, 'matrix.yaml')), out: join(dir, 'artifacts'), cache: join(dir, 'cache') };
+}
+
+/** Containers behave as the real ones do, with `build` changing how builds go. */
+function engine(build: (variant: string) => Partial<Behaviour> = () => ({})): FakeEngine {
+  const e: FakeEngine = new FakeEngine((spec: ContainerSpec): Behaviour => {
+    switch (spec.cmd[0]) {
+      case 'dpkg-query': return { output: ['nasm=1'] };
+      case 'cat': return { output: [e.readyKeys.get(spec.mounts![0]!.volume) ?? ''] };
+      case 'edk2-build-variant': return {
+        output: ['Processing meta-data ... done!', 'Fd File Name:OVMF', '- Done -'],
+        files: (path) => (/\.fd$/.test(path) ? Buffer.from(`firmware ${path}`) : undefined),
+        ms: 5,
+        ...build(spec.labels['edk2-matrix.variant']!),
+      };
+      default: return {};
+    }
+  }, ['debian:trixie']);
+  return e;
+}
+
+function reporter(): Reporter & { outcomes: VariantOutcome[] } {
+  const outcomes: VariantOutcome[] = [];
+  return {
+    outcomes, info() {}, warn() {}, queued() {}, started() {}, line() {}, summary() {},
+    stage: <T>(_: string, work: () => Promise<T>) => work(),
+    finished: (o: VariantOutcome) => void outcomes.push(o),
+  };
+}
+
+async function run(e: FakeEngine, f: Awaited<ReturnType<typeof fixture>>, signal = new AbortController().signal) {
+  return runMatrix(e, {
+    config: f.config, variants: f.config.variants, outDir: f.out, cacheDir: f.cache,
+    schedule: { jobs: 1, threads: 1, memoryBytes: 2 ** 30 }, timeoutMs: 60_000, noCache: false, verifyReproducible: false,
+  }, reporter(), signal);
+}
+
+/** Aborts once a container running `cmd` has started. */
+function abortWhen(e: FakeEngine, cmd: string, controller: AbortController): void {
+  const timer = setInterval(() => {
+    if ([...e.containers.values()].some((c) => c.spec.cmd[0] === cmd && c.running)) {
+      clearInterval(timer);
+      controller.abort(new Error('SIGINT'));
+    }
+  }, 1);
+}
+
+describe('a run against an engine in memory', () => {
+  it('builds and publishes every variant, and leaves no container or work volume', async () => {
+    const f = await fixture();
+    const e = engine();
+    const result = await run(e, f);
+    expect(result.outcomes.map((o) => [o.id, o.status])).toEqual([['x64-debug', 'built'], ['ia32-debug', 'built']]);
+    expect(JSON.parse(readFileSync(join(f.out, 'index.json'), 'utf8')).variants.map((v: { id: string }) => v.id)).toEqual(['ia32-debug', 'x64-debug']);
+    expect(e.leftovers()).toEqual({ containers: 0, volumes: 0 });
+  });
+
+  it('publishes the others when one variant fails, and keeps the failure\'s reason', async () => {
+    const f = await fixture();
+    const result = await run(engine((id) => (id === 'x64-debug' ? { exitCode: 2, files: undefined } : {})), f);
+    expect(result.outcomes.map((o) => [o.id, o.status])).toEqual([['x64-debug', 'failed'], ['ia32-debug', 'built']]);
+    expect(readFileSync(join(f.out, 'failed', 'x64-debug', 'error.txt'), 'utf8')).toMatch(/edk2 build exited with status 2/);
+  });
+
+  it('on Ctrl-C during a build kills and removes its container and volume, starts nothing more, publishes nothing', async () => {
+    const f = await fixture();
+    const e = engine(() => ({ ms: 10_000 }));
+    const controller = new AbortController();
+    abortWhen(e, 'edk2-build-variant', controller);
+    const started = performance.now();
+    const result = await run(e, f, controller.signal);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(result.outcomes.map((o) => o.status)).toEqual(['cancelled', 'cancelled']);
+    expect([...e.containers.values()].filter((c) => c.spec.cmd[0] === 'edk2-build-variant')).toHaveLength(1);
+    expect(e.leftovers()).toEqual({ containers: 0, volumes: 0 });
+    expect(existsSync(join(f.out, 'x64-debug'))).toBe(false);
+  });
+
+  it('on Ctrl-C while the source is prepared removes the container and the unfinished source volume', async () => {
+    const f = await fixture();
+    const e = engine();
+    const behave = e.behave;
+    Object.defineProperty(e, 'behave', { value: (spec: ContainerSpec) => (spec.cmd[0] === 'edk2-prepare-source' ? { ms: 10_000 } : behave(spec)) });
+    const controller = new AbortController();
+    abortWhen(e, 'edk2-prepare-source', controller);
+    await expect(run(e, f, controller.signal)).rejects.toThrow();
+    expect(e.leftovers()).toEqual({ containers: 0, volumes: 0 });
+    expect([...e.volumes.values()].filter((l) => l['edk2-matrix.role'] === 'source')).toEqual([]);
+    expect([...e.containers.values()].filter((c) => c.spec.cmd[0] === 'edk2-build-variant')).toEqual([]);
+  });
+
+  it('when the engine is lost mid-build fails the running variant and the queued one without starting it', async () => {
+    const f = await fixture();
+    const e = engine(() => ({ ms: 50 }));
+    const timer = setInterval(() => {
+      if ([...e.containers.values()].some((c) => c.spec.cmd[0] === 'edk2-build-variant' && c.running)) {
+        clearInterval(timer);
+        e.lost = true;
+      }
+    }, 1);
+    const result = await run(e, f);
+    expect(result.outcomes.map((o) => [o.id, o.status])).toEqual([['x64-debug', 'failed'], ['ia32-debug', 'failed']]);
+    const reasons = result.outcomes.map((o) => (o.status === 'failed' ? o.error.message : ''));
+    expect(reasons[0]).toMatch(/lost the container engine/);
+    expect(reasons[1]).toMatch(/while ia32-debug waited its turn/);
+    expect([...e.containers.values()].filter((c) => c.spec.cmd[0] === 'edk2-build-variant')).toHaveLength(1);
+  });
+
+  it('publishes from the artifact cache on a rerun and starts no container', async () => {
+    const f = await fixture();
+    const e = engine();
+    await run(e, f);
+    const before = e.containers.size;
+    const again = await run(e, f);
+    expect(again.outcomes.map((o) => o.status === 'built' && o.from)).toEqual(['up to date', 'up to date']);
+    // The builder's package probe is cached: nothing at all starts.
+    expect(e.containers.size).toBe(before);
+  });
+});
