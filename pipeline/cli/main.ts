@@ -42,10 +42,17 @@ export function runCommand(main: (argv: readonly string[], signal: AbortSignal) 
       process.exitCode = controller.signal.aborted ? 130 : code;
     },
     (err: unknown) => {
+      // After an interrupt, what failed next (a killed container, a cancelled request) is only
+      // its consequence: the interrupt is the one thing to report.
+      if (controller.signal.aborted) {
+        process.stderr.write(`edk2-matrix: interrupted by ${(controller.signal.reason as Error).message}; stopped and cleaned up\n`);
+        process.exitCode = 130;
+        return;
+      }
       process.stderr.write(`edk2-matrix: ${describeError(err)}\n`);
-      // An unexpected error's stack helps a bug report; after Ctrl-C it is only the interruption.
-      if (!controller.signal.aborted && !(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-      process.exitCode = controller.signal.aborted ? 130 : err instanceof MatrixError ? err.exitCode : 1;
+      // An unexpected error's stack helps a bug report.
+      if (!(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+      process.exitCode = err instanceof MatrixError ? err.exitCode : 1;
     },
   );
 }
