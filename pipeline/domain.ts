@@ -115,6 +115,26 @@ export interface FirmwareOutput {
   readonly padTo: number | undefined;
 }
 
+/** A certificate to enroll: a file (of this repository or the matrix, sha256-pinned) or one the builder image carries. */
+export type CertSource =
+  | { readonly kind: 'file'; readonly path: string; readonly sha256: string }
+  | { readonly kind: 'image'; readonly path: string };
+
+export interface EnrolledCert {
+  readonly source: CertSource;
+  /** EFI signature owner GUID. */
+  readonly owner: string;
+}
+
+/** A set of Secure Boot keys enrolled into an extra variable store of a secure-boot variant. */
+export interface KeySet {
+  /** `microsoft`, `snakeoil`, or a name from matrix.yaml's `keysets`. */
+  readonly name: string;
+  readonly pk: EnrolledCert;
+  readonly kek: readonly EnrolledCert[];
+  readonly db: readonly EnrolledCert[];
+}
+
 export interface Variant {
   /** Stable and readable, e.g. `x64-secureboot-release`. */
   readonly id: string;
@@ -130,6 +150,8 @@ export interface Variant {
   readonly defineOrigins: Readonly<Record<string, ConfigPath>>;
   /** Where in matrix.yaml its platform DSC was chosen (the architecture, or a feature set). */
   readonly dscOrigin: ConfigPath;
+  /** Key sets enrolled into extra variable stores (secure-boot variants), in matrix order. */
+  readonly keySets: readonly KeySet[];
 }
 
 /** A variant with everything that decides its bytes settled: the plan stage's output. */
@@ -261,6 +283,25 @@ export interface Manifest {
   readonly qemu: QemuLaunch;
   /** File name of the QEMU firmware descriptor in the variant directory. */
   readonly descriptor: string;
+  /** Variable stores with key sets enrolled (secure-boot variants that ask for them). */
+  readonly enrolled: readonly EnrolledStore[];
+}
+
+/** A certificate as enrolled: which variable holds it, its subject and SHA-256 fingerprint. */
+export interface EnrolledCertRecord {
+  readonly variable: 'PK' | 'KEK' | 'db';
+  readonly owner: string;
+  readonly subject: string;
+  readonly sha256: string;
+}
+
+export interface EnrolledStore {
+  readonly keySet: string;
+  /** File names in the variant directory. */
+  readonly varsTemplate: string;
+  readonly descriptor: string;
+  readonly launch: string;
+  readonly certificates: readonly EnrolledCertRecord[];
 }
 
 /** The last boot verification of a published variant (`<id>/boot.json`). */
@@ -344,9 +385,8 @@ export interface InstalledVariant {
   /** The immutable store directory holding the files (the same as `dir` under --destdir). */
   readonly storeDir: string;
   readonly files: readonly ArtifactFile[];
-  /** The QEMU firmware descriptor written for it, and its digest. */
-  readonly descriptor: string;
-  readonly descriptorSha256: string;
+  /** The QEMU firmware descriptors written for it (its own, and one per enrolled store), with their digests. */
+  readonly descriptors: readonly { readonly path: string; readonly sha256: string }[];
   /** Where it came from. */
   readonly release: {
     readonly location: string;
@@ -356,7 +396,7 @@ export interface InstalledVariant {
   };
 }
 
-export const RECEIPT_FORMAT = 1;
+export const RECEIPT_FORMAT = 2;
 
 /** What `pull` installed in one place: `--check` re-hashes it, `uninstall` removes exactly it. */
 export interface Receipt {

@@ -39,9 +39,23 @@ export function descriptorName(priority: number, id: string): string {
   return `${priority}-edk2-${id}.json`;
 }
 
-/** Mode of a published file: the launch script is executable, everything else is not. */
+/** A variable store with a key set enrolled: `OVMF_VARS.fd` → `OVMF_VARS.microsoft.fd`. */
+export function enrolledVarsName(vars: string, keySet: string): string {
+  const dot = vars.lastIndexOf('.');
+  return dot > 0 ? `${vars.slice(0, dot)}.${keySet}${vars.slice(dot)}` : `${vars}.${keySet}`;
+}
+
+/** The launch script that boots a variant with a key set's store: `launch-microsoft.sh`. */
+export function enrolledLaunchScript(keySet: string): string {
+  return `launch-${keySet}.sh`;
+}
+
+/** Enrolled stores get their own descriptors, numbered as distributions number theirs: 40 (and up, in matrix order). */
+export const ENROLLED_PRIORITY = 40;
+
+/** Mode of a published file: launch scripts are executable, everything else is not. */
 export function fileMode(name: string): number {
-  return name === LAUNCH_SCRIPT ? 0o755 : 0o644;
+  return name === LAUNCH_SCRIPT || /^launch-[a-z0-9]+\.sh$/.test(name) ? 0o755 : 0o644;
 }
 
 /** In a variant directory: its files' sizes, times and inodes when last known good (see export/fingerprint.ts). */

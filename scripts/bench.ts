@@ -48,6 +48,9 @@ const { values: opt } = parseArgs({
     config: { type: 'string', default: 'bench/matrix.yaml' },
     only: { type: 'string' },
     'skip-hand': { type: 'boolean', default: false },
+    // Passed to the pipeline runs (b), (c), (d): to compare schedules on one machine.
+    jobs: { type: 'string' },
+    threads: { type: 'string' },
   },
 });
 const configPath = resolve(REPO, opt.config!);
@@ -159,7 +162,8 @@ function buildSeconds(outDir: string): Record<string, number> {
 }
 
 async function main(): Promise<void> {
-  const only = ['--only', variants.map((v) => v.id).join(',')];
+  const only = ['--only', variants.map((v) => v.id).join(','),
+    ...(opt.jobs ? ['--jobs', opt.jobs] : []), ...(opt.threads ? ['--threads', opt.threads] : [])];
   say(`${variants.length} variants (${variants.map((v) => v.id).join(', ')}), ${cores} cores; work dir ${work}`);
 
   // (b) cold: a new cache dir (its own engine volumes); the source files are fetched into the
@@ -227,6 +231,7 @@ async function main(): Promise<void> {
   const result = {
     date: new Date().toISOString(),
     cores,
+    schedule: { jobs: opt.jobs ?? 'default', threads: opt.threads ?? 'default' },
     variants: variants.map((v) => v.id),
     seconds: { a: a?.total, b: b.seconds, c: c.seconds, d: d.seconds, dVariantBuild: dVariant, dVariantCold },
     note: '(a) includes copying the tree and rebuilding BaseTools for every variant, as the hand-written notes do',

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepares a Debian host for edk2-matrix: installs what is missing (Docker engine, mmdebstrap
 # to bootstrap the base image offline, QEMU to boot the firmware; for the tests minisign,
-# libvirt and FAT tools) and starts a Docker engine if none answers. Safe to run again.
+# libvirt, FAT tools and swtpm, and apt's arm64 package lists) and starts a Docker engine if none answers. Safe to run again.
 # Needs root (or sudo). libvirt's daemon is not started here: the tests start their own.
 #
 # Packages come from the host's own apt configuration. On a host without systemd the engine is
@@ -29,15 +29,27 @@ command -v libvirtd >/dev/null 2>&1 || need="$need libvirt-daemon-system libvirt
 command -v virsh >/dev/null 2>&1 || need="$need libvirt-clients"
 command -v mkfs.fat >/dev/null 2>&1 || need="$need dosfstools"
 command -v mcopy >/dev/null 2>&1 || need="$need mtools"
+# Secure Boot and TPM proofs: a software TPM for the tpm2 variants to measure into.
+command -v swtpm >/dev/null 2>&1 || need="$need swtpm"
+command -v swtpm_ioctl >/dev/null 2>&1 || need="$need swtpm-tools"
+# Debian's Microsoft-signed shim and signed grub, which the secure-boot tests boot, are fetched
+# with `apt-get download` for amd64 and arm64: apt must know the arm64 architecture.
+update=""
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+  update=yes
+fi
 # Debian's own firmware descriptors (/usr/share/qemu/firmware): the tests check our reading of
 # QEMU's descriptor schema against them.
 [ -e /usr/share/qemu/firmware/60-edk2-x86_64.json ] || need="$need ovmf"
 [ -e /usr/share/qemu/firmware/60-edk2-aarch64.json ] || need="$need qemu-efi-aarch64"
 
-if [ -n "$need" ]; then
-  echo "setup-host: installing$need"
+if [ -n "$need" ] || [ -n "$update" ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+fi
+if [ -n "$need" ]; then
+  echo "setup-host: installing$need"
   # shellcheck disable=SC2086
   apt-get install -y -qq --no-install-recommends $need >/dev/null
 fi

@@ -124,7 +124,7 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal):
   }
   const receipt = await installRelease({ paths, release, location, ids, prefer: v.prefer!, log, signal });
   for (const x of receipt.variants.filter((r) => ids.includes(r.id))) {
-    out.write(`${x.id}: ${onDisk(paths, x.dir)} (descriptor ${onDisk(paths, x.descriptor)})\n`);
+    out.write(`${x.id}: ${onDisk(paths, x.dir)} (descriptor${x.descriptors.length > 1 ? 's' : ''} ${x.descriptors.map((d) => onDisk(paths, d.path)).join(', ')})\n`);
   }
   out.write(`installed ${ids.length} variant(s) from ${location}; receipt ${receiptPath(paths)}\n`);
   return 0;

@@ -3,7 +3,7 @@
  * into fully resolved variants. Pure: every problem is reported through `fail` with the path
  * of the text that caused it.
  */
-import type { Arch, Assignments, Target, Variant } from '../domain.ts';
+import type { Arch, Assignments, KeySet, Target, Variant } from '../domain.ts';
 import { dscsFor, platformFor } from '../platforms.ts';
 import { checkVariantRules } from './rules.ts';
 import type { RawConfig, RawSelector } from './schema.ts';
@@ -112,7 +112,25 @@ export function normaliseValue(value: boolean | number | string): string {
   return String(value);
 }
 
-function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
+/** The key sets the variant's feature sets ask for, each once, in matrix order. */
+function keySetsOf(raw: RawConfig, c: Candidate, id: string, secureBoot: boolean, known: Readonly<Record<string, KeySet>>, fail: Fail): KeySet[] {
+  const out: KeySet[] = [];
+  for (const f of c.features) {
+    raw.features[f]!.enroll.forEach((name, i) => {
+      const set = known[name];
+      if (!set) {
+        fail(['features', f, 'enroll', i], `unknown key set "${name}"`, `key sets: ${Object.keys(known).join(', ')} (declare your own under keysets:)`);
+      }
+      if (!secureBoot) {
+        fail(['features', f, 'enroll', i], `${id}: enrolling keys needs SECURE_BOOT_ENABLE`, 'enroll key sets only in secure-boot feature sets');
+      }
+      if (!out.some((s) => s.name === name)) out.push(set);
+    });
+  }
+  return out;
+}
+
+function resolve(raw: RawConfig, c: Candidate, fail: Fail, keySets: Readonly<Record<string, KeySet>>): Variant {
   const id = variantId(c.arch, c.features, c.target);
   const archDecl = raw.architectures[c.arch];
   if (!archDecl) {
@@ -148,6 +166,7 @@ function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
   ];
   const defineOrigins: Record<string, Path> = {};
   for (const layer of defineLayers) for (const name of Object.keys(layer.values)) defineOrigins[name] = [...layer.path, name];
+  const defines = merge(defineLayers, id, 'define', fail);
   const variant: Variant = {
     id,
     arch: c.arch,
@@ -155,10 +174,11 @@ function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
     toolchain: raw.toolchain,
     features: c.features,
     platform,
-    defines: merge(defineLayers, id, 'define', fail),
+    defines,
     pcds: merge(pcdLayers, id, 'PCD', fail),
     defineOrigins,
     dscOrigin: dscPath,
+    keySets: keySetsOf(raw, c, id, defines.SECURE_BOOT_ENABLE?.toUpperCase() === 'TRUE', keySets, fail),
   };
   const broken = checkVariantRules(variant);
   if (broken) fail(defineOrigins[broken.define] ?? c.origin, `${id}: ${broken.reason}`, broken.hint);
@@ -166,7 +186,7 @@ function resolve(raw: RawConfig, c: Candidate, fail: Fail): Variant {
 }
 
 /** All variants of the matrix, in declaration order, ids unique. */
-export function expandMatrix(raw: RawConfig, fail: Fail): Variant[] {
+export function expandMatrix(raw: RawConfig, fail: Fail, keySets: Readonly<Record<string, KeySet>> = {}): Variant[] {
   const list = candidates(raw, fail);
   if (list.length === 0) {
     fail(['matrix'], 'the matrix expands to no variant', 'check matrix.exclude: it removes every combination');
@@ -174,7 +194,7 @@ export function expandMatrix(raw: RawConfig, fail: Fail): Variant[] {
   const seen = new Map<string, Path>();
   const variants: Variant[] = [];
   for (const c of list) {
-    const v = resolve(raw, c, fail);
+    const v = resolve(raw, c, fail, keySets);
     if (seen.has(v.id)) {
       // A combination listed twice (or an include that repeats the product) is almost always a slip.
       fail(c.origin, `variant ${v.id} is declared twice`, 'remove the repeated include or combination');

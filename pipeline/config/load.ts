@@ -6,7 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
-import type { BuilderSpec, MatrixConfig, SourceSpec } from '../domain.ts';
+import type { BuilderSpec, EnrolledCert, KeySet, MatrixConfig, SourceSpec } from '../domain.ts';
+import { sha256Hex } from '../checksums.ts';
+import { BUILTIN_KEY_SETS, CUSTOM_OWNER } from './key-sets.ts';
 import { ConfigError } from '../errors.ts';
 import { expandMatrix, type Fail } from './expand.ts';
 import { formatPath, makeLocator, type Locator, type Path } from './locate.ts';
@@ -68,7 +70,7 @@ export function parseConfig(text: string, path: string, shown = path): MatrixCon
     builder: builderSpec(raw, base, fail),
     installPrefix: raw.install.prefix,
     toolchain: raw.toolchain,
-    variants: expandMatrix(raw, fail),
+    variants: expandMatrix(raw, fail, keySets(raw, base, fail)),
   };
 }
 
@@ -152,6 +154,27 @@ function sourceSpec(raw: RawConfig, base: string, fail: Fail): SourceSpec {
   }
   const g = s.git!;
   return { kind: 'git', url: g.url, commit: g.commit, submodules: g.submodules, patches };
+}
+
+/** The built-in key sets and the matrix's own, whose files must exist and match their sha256. */
+function keySets(raw: RawConfig, base: string, fail: Fail): Record<string, KeySet> {
+  const sets: Record<string, KeySet> = { ...BUILTIN_KEY_SETS };
+  for (const [name, k] of Object.entries(raw.keysets)) {
+    if (name in BUILTIN_KEY_SETS) fail(['keysets', name], `"${name}" is a built-in key set`, 'give yours another name');
+    const cert = (c: { file: string; sha256: string }, at: Path): EnrolledCert => {
+      const path = existingFile(base, c.file, at, 'certificate', fail);
+      const got = sha256Hex(readFileSync(path));
+      if (got !== c.sha256) fail([...at, 'sha256'], `${c.file} has sha256 ${got}, not the pinned one`, 'pin the certificate you mean to enroll');
+      return { source: { kind: 'file', path, sha256: got }, owner: CUSTOM_OWNER };
+    };
+    sets[name] = {
+      name,
+      pk: cert(k.pk, ['keysets', name, 'pk']),
+      kek: k.kek.map((c, i) => cert(c, ['keysets', name, 'kek', i])),
+      db: k.db.map((c, i) => cert(c, ['keysets', name, 'db', i])),
+    };
+  }
+  return sets;
 }
 
 function builderSpec(raw: RawConfig, base: string, fail: Fail): BuilderSpec {

@@ -96,6 +96,21 @@ export const featureSchema = z.strictObject({
   pcds: pcds.default({}),
   /** Per-architecture platform DSC this feature needs (SMM needs OvmfPkgIa32X64.dsc). */
   dsc: z.partialRecord(arch, text('a platform DSC path')).default({}),
+  /** Key sets enrolled into extra variable stores: microsoft, snakeoil, or names under `keysets`. */
+  enroll: z.array(z.string({ error: 'expected a key set name' }).regex(FEATURE_NAME, 'a key set name is lowercase letters and digits'),
+    { error: 'expected a list of key set names (microsoft, snakeoil, or your own under keysets)' }).default([]),
+});
+
+const certFile = z.strictObject({
+  file: text('a PEM certificate file, relative to this file'),
+  sha256,
+});
+
+/** Your own Secure Boot key set: PEM certificates, each pinned by sha256. */
+export const keySetSchema = z.strictObject({
+  pk: certFile,
+  kek: z.array(certFile, { error: 'expected a list of {file, sha256}' }).min(1, 'list at least one KEK certificate'),
+  db: z.array(certFile, { error: 'expected a list of {file, sha256}' }).min(1, 'list at least one db certificate'),
 });
 
 /** A feature combination: `none`, a set name, or names joined with `+`. */
@@ -129,6 +144,8 @@ export const configSchema = z.strictObject({
     featureSchema,
     { error: 'expected a map of name: {defines, pcds}' },
   ).default({}),
+  keysets: z.record(z.string().regex(FEATURE_NAME, 'a key set name is lowercase letters and digits'), keySetSchema,
+    { error: 'expected a map of name: {pk, kek, db}' }).default({}),
   matrix: matrixSchema,
 });
 

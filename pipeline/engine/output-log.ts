@@ -23,8 +23,10 @@ export async function followOutputToFile(
   container: Container,
   logPath: string,
   onLine: (line: string) => void = () => {},
+  /** Add to the log instead of starting it (a later step of the same build). */
+  append = false,
 ): Promise<FollowedOutput> {
-  const file = createWriteStream(logPath);
+  const file = createWriteStream(logPath, { flags: append ? 'a' : 'w' });
   let writeError: Error | undefined;
   file.on('error', (err) => (writeError ??= err));
   const lastLines: string[] = [];

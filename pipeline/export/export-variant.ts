@@ -15,6 +15,7 @@ import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts
 import { launchScript } from './launch-script.ts';
 import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
+import { collectEnrolled } from './enrolled-stores.ts';
 import { publishDirectory, type PublishFile } from './publish.ts';
 import { isFailureRecord, isOursOrAbsent } from './ownership.ts';
 import { recordFingerprint } from './fingerprint.ts';
@@ -64,15 +65,21 @@ export async function collectVariantFiles(job: ExportJob, reproducible?: boolean
   const { variant } = job.plan;
   const code = await firmware(job.container, variant, variant.platform.code);
   const vars = await firmware(job.container, variant, variant.platform.vars);
+  const enrolled = await collectEnrolled(job.container, variant, job.installPrefix,
+    (built, published) => firmware(job.container, variant, { ...variant.platform.vars, built, published }));
   const shellFiles = await shell(job.container, variant);
   const descriptor = { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, job.installPrefix), null, 4)}\n`) };
   const log = { name: BUILD_LOG, data: await readFile(job.logPath) };
   const inputs = {
-    plan: job.plan, buildArgv: job.buildArgv, seconds: job.seconds, source: job.source, image: job.image, reproducible,
+    plan: job.plan, buildArgv: job.buildArgv, seconds: job.seconds, source: job.source, image: job.image, reproducible, enrolled: enrolled.stores,
   };
-  // launch.sh is rendered from the manifest's QEMU argv, which does not depend on the files.
-  const script = { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(makeManifest({ ...inputs, files: [] }))) };
-  const files = [code, vars, ...shellFiles, descriptor, log, script].sort((a, b) => a.name.localeCompare(b.name));
+  // The launch scripts are rendered from the manifest's QEMU argv, which does not depend on the files.
+  const bare = makeManifest({ ...inputs, files: [] });
+  const scripts = [
+    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(bare)) },
+    ...enrolled.stores.map((s) => ({ name: s.launch, data: Buffer.from(launchScript(bare, { name: s.keySet, varsTemplate: s.varsTemplate })) })),
+  ];
+  const files = [code, vars, ...enrolled.files, ...shellFiles, descriptor, log, ...scripts].sort((a, b) => a.name.localeCompare(b.name));
   const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
   return [
     ...files.map((f) => ({ name: f.name, data: f.data, mode: fileMode(f.name) })),

@@ -6,7 +6,7 @@
  */
 import type { Variant } from '../domain.ts';
 import { archFacts } from '../platforms.ts';
-import { descriptorName } from '../layout.ts';
+import { descriptorName, ENROLLED_PRIORITY, enrolledVarsName } from '../layout.ts';
 import { firmwareDescriptorSchema, type FirmwareDescriptor, type FirmwareFeature } from './qemu-firmware-schema.ts';
 import { isSmm, isTrue, isX86 } from '../config/variant-facts.ts';
 
@@ -35,6 +35,29 @@ export function descriptorFileName(v: Variant): string {
   const features = descriptorFeatures(v);
   const priority = features.includes('enrolled-keys') ? 40 : features.includes('secure-boot') ? 50 : 60;
   return descriptorName(priority, v.id);
+}
+
+/** The descriptor of a key set's store: its own vars template, `enrolled-keys`, priority 40 and up. */
+export function enrolledDescriptor(v: Variant, prefix: string, keySet: string): FirmwareDescriptor {
+  const d = firmwareDescriptor(v, prefix);
+  if (d.mapping.device !== 'flash' || !d.mapping['nvram-template']) throw new Error('a flash descriptor has a vars template');
+  return firmwareDescriptorSchema.parse({
+    ...d,
+    description: `${d.description}, ${keySet} keys enrolled`,
+    mapping: { ...d.mapping, 'nvram-template': { ...d.mapping['nvram-template'], filename: `${installDir(prefix, v)}/${enrolledVarsName(v.platform.vars.published, keySet)}` } },
+    features: [...d.features, 'enrolled-keys'].sort(),
+    tags: [...d.tags, `edk2-matrix:keys=${keySet}`],
+  });
+}
+
+/**
+ * 40 for the first key set the matrix lists, 41 for the next...: a program picking firmware by
+ * its features (libvirt asked for `enrolled-keys`) takes the one listed first.
+ */
+export function enrolledDescriptorFileName(v: Variant, keySet: string): string {
+  const index = v.keySets.findIndex((k) => k.name === keySet);
+  if (index === -1) throw new Error(`${v.id} enrolls no key set ${keySet}`);
+  return descriptorName(ENROLLED_PRIORITY + index, `${v.id}-${keySet}`);
 }
 
 export function firmwareDescriptor(v: Variant, prefix: string): FirmwareDescriptor {

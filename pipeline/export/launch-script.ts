@@ -13,19 +13,22 @@ function shellWord(arg: string): string {
     .join('');
 }
 
-export function launchScript(m: Manifest): string {
+/** The script for the variant's empty store, or (with `keySet`) for one of its enrolled stores. */
+export function launchScript(m: Pick<Manifest, 'id' | 'arch' | 'target' | 'features' | 'qemu'>, keySet?: { name: string; varsTemplate: string }): string {
   const [binary, ...rest] = m.qemu.argv;
+  const template = keySet?.varsTemplate ?? m.qemu.varsTemplate;
+  const copy = `./${m.id}${keySet ? `-${keySet.name}` : ''}-VARS.fd`;
   return `#!/bin/sh
-# Boots ${m.id} (${m.arch} ${m.target}${m.features.length ? `, ${m.features.join(' + ')}` : ''}) in QEMU.
+# Boots ${m.id} (${m.arch} ${m.target}${m.features.length ? `, ${m.features.join(' + ')}` : ''})${keySet ? ` with the ${keySet.name} keys enrolled` : ''} in QEMU.
 # Arguments are appended to QEMU's command line: disks, display, network...
 # The UEFI variable store is a copy of the template, kept at $EDK2_MATRIX_VARS
-# (default ./${m.id}-VARS.fd) so that settings persist between boots.
+# (default ${copy}) so that settings persist between boots.
 set -eu
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
-vars_file=\${EDK2_MATRIX_VARS:-./${m.id}-VARS.fd}
+vars_file=\${EDK2_MATRIX_VARS:-${copy}}
 if [ ! -e "$vars_file" ]; then
-  cp "$here/${m.qemu.varsTemplate}" "$vars_file"
-  echo "launch.sh: created $vars_file from ${m.qemu.varsTemplate}" >&2
+  cp "$here/${template}" "$vars_file"
+  echo "$(basename "$0"): created $vars_file from ${template}" >&2
 fi
 # QEMU options separate fields with commas: double any in the paths.
 code=$(printf '%s' "$here/${m.qemu.code}" | sed 's/,/,,/g')

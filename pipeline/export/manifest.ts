@@ -1,5 +1,5 @@
 /** A variant's manifest: what was built, from what, with what, and how to boot it. */
-import { MANIFEST_FORMAT, type ArtifactFile, type BuildPlan, type BuilderImage, type Manifest, type PreparedSource } from '../domain.ts';
+import { MANIFEST_FORMAT, type ArtifactFile, type EnrolledStore, type BuildPlan, type BuilderImage, type Manifest, type PreparedSource } from '../domain.ts';
 import { descriptorFileName } from './firmware-descriptor.ts';
 import { qemuLaunch } from './qemu-launch.ts';
 import { sha256Hex } from '../checksums.ts';
@@ -23,6 +23,7 @@ export interface ManifestInputs {
   readonly image: BuilderImage;
   /** Every file of the variant directory but manifest.json, sorted by name. */
   readonly files: readonly ArtifactFile[];
+  readonly enrolled: readonly EnrolledStore[];
 }
 
 export function makeManifest(i: ManifestInputs): Manifest {
@@ -45,5 +46,6 @@ export function makeManifest(i: ManifestInputs): Manifest {
     files: i.files,
     qemu: qemuLaunch(v, v.platform.code.published, v.platform.vars.published),
     descriptor: descriptorFileName(v),
+    enrolled: i.enrolled,
   };
 }

@@ -11,7 +11,7 @@ import { buildArgs, buildEnv } from './build-command.ts';
 import { sha256Hex } from '../checksums.ts';
 
 /** Bump when the files a variant publishes change for the same inputs. */
-export const OUTPUT_FORMAT_VERSION = 4;
+export const OUTPUT_FORMAT_VERSION = 5;
 
 export interface KeyInputs {
   readonly variant: Variant;
@@ -39,6 +39,9 @@ export function variantKey(i: KeyInputs): string {
     build: keyedBuildArgs(i.variant),
     env: buildEnv(i.variant, i.sourceDateEpoch),
     install: i.installPrefix,
+    // Key sets: their names, owners and certificates (a file by its digest; one the builder
+    // image carries by its path, the image being pinned by the builder digest).
+    keys: i.variant.keySets.map((k) => [k.name, ...[k.pk, ...k.kek, ...k.db].map((c) => [c.owner, c.source.kind === 'file' ? c.source.sha256 : c.source.path])]),
   };
   return sha256Hex(JSON.stringify(material));
 }

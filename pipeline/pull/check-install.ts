@@ -28,9 +28,11 @@ export async function checkInstall(paths: InstallPaths, receipt: Receipt): Promi
       if (got?.sha256 !== f.sha256) drift.push(`${path}: changed (sha256 ${got?.sha256.slice(0, 12) ?? '?'}…, installed ${f.sha256.slice(0, 12)}…)`);
     }
     for (const extra of present) drift.push(`${join(v.storeDir, extra)}: not installed by pull`);
-    const d = await hashFile(disk(v.descriptor)).catch(() => undefined);
-    if (!d) drift.push(`${v.descriptor}: missing`);
-    else if (d.sha256 !== v.descriptorSha256) drift.push(`${v.descriptor}: changed`);
+    for (const want of v.descriptors) {
+      const d = await hashFile(disk(want.path)).catch(() => undefined);
+      if (!d) drift.push(`${want.path}: missing`);
+      else if (d.sha256 !== want.sha256) drift.push(`${want.path}: changed`);
+    }
   }
   return drift;
 }

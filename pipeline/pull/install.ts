@@ -97,7 +97,8 @@ interface Prepared {
   /** Store directory (live) or staging directory (package) on disk. */
   readonly staged: string;
   readonly stagedIsNew: boolean;
-  readonly descriptorText: string;
+  /** Installed path (as recorded) → text, for the variant's own descriptor and each enrolled store's. */
+  readonly descriptorTexts: ReadonlyMap<string, string>;
 }
 
 export async function installRelease(req: InstallRequest): Promise<Receipt> {
@@ -141,14 +142,16 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
       }
       const manifest = JSON.parse(await readFile(join(disk(staged), MANIFEST_FILE), 'utf8')) as Manifest;
       const dir = join(paths.dataDir, id);
-      const descriptorText = rewriteDescriptor(await readFile(join(disk(staged), manifest.descriptor), 'utf8'), dir,
-        { code: manifest.qemu.code, vars: manifest.qemu.varsTemplate }, `${id}.tar.xz`);
-      const descriptor = join(paths.descriptorDir, installedDescriptorName(manifest.descriptor, id, req.prefer));
+      const descriptorTexts = new Map<string, string>();
+      for (const d of [{ file: manifest.descriptor, vars: manifest.qemu.varsTemplate, name: id }, ...(manifest.enrolled ?? []).map((s) => ({ file: s.descriptor, vars: s.varsTemplate, name: `${id}-${s.keySet}` }))]) {
+        const text = rewriteDescriptor(await readFile(join(disk(staged), d.file), 'utf8'), dir, { code: manifest.qemu.code, vars: d.vars }, `${id}.tar.xz`);
+        descriptorTexts.set(join(paths.descriptorDir, installedDescriptorName(d.file, d.name, req.prefer)), text);
+      }
       prepared.push({
-        staged, stagedIsNew: !reuse, descriptorText,
+        staged, stagedIsNew: !reuse, descriptorTexts,
         entry: {
-          id, dir, storeDir: final, descriptor,
-          descriptorSha256: sha256Hex(descriptorText),
+          id, dir, storeDir: final,
+          descriptors: [...descriptorTexts].map(([path, text]) => ({ path, sha256: sha256Hex(text) })),
           files: variant.files.map((f) => ({ ...f, path: f.path.slice(id.length + 1) })),
           release: { location: req.location, tag: release.index.release.tag, keyId: release.keyId, archiveSha256: archiveAsset.sha256 },
         },
@@ -159,8 +162,10 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
     for (const p of prepared) {
       const ours = previous.variants.find((v) => v.id === p.entry.id);
       if (await exists(disk(p.entry.dir)) && !ours) throw new ReleaseError(`install ${disk(p.entry.dir)}`, 'exists and was not installed by pull', 'move it away, or install with another --prefix');
-      if (await exists(disk(p.entry.descriptor)) && !previous.variants.some((v) => v.descriptor === p.entry.descriptor)) {
-        throw new ReleaseError(`install ${disk(p.entry.descriptor)}`, 'exists and was not installed by pull', 'remove it, or install with another --prefix');
+      for (const d of p.entry.descriptors) {
+        if (await exists(disk(d.path)) && !previous.variants.some((v) => v.descriptors.some((x) => x.path === d.path))) {
+          throw new ReleaseError(`install ${disk(d.path)}`, 'exists and was not installed by pull', 'remove it, or install with another --prefix');
+        }
       }
     }
 
@@ -192,17 +197,19 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
         });
         if (had) cleanupAfter.push(aside);
       }
-      const descriptor = disk(p.entry.descriptor);
-      const previousText = await readFile(descriptor).catch(() => undefined);
-      const tmpDescriptor = temp(disk(paths.descriptorDir), `descriptor-${p.entry.id}`);
-      await writeFileSynced(tmpDescriptor, p.descriptorText);
-      undo.push(() => rm(tmpDescriptor, { force: true }));
-      await rename(tmpDescriptor, descriptor);
-      undo.push(async () => {
-        if (previousText === undefined) await rm(descriptor, { force: true });
-        else await writeFileSynced(descriptor, previousText);
-      });
-      if (old && old.descriptor !== p.entry.descriptor) cleanupAfter.push(disk(old.descriptor));
+      for (const [path, text] of p.descriptorTexts) {
+        const descriptor = disk(path);
+        const previousText = await readFile(descriptor).catch(() => undefined);
+        const tmpDescriptor = temp(disk(paths.descriptorDir), `descriptor-${p.entry.id}`);
+        await writeFileSynced(tmpDescriptor, text);
+        undo.push(() => rm(tmpDescriptor, { force: true }));
+        await rename(tmpDescriptor, descriptor);
+        undo.push(async () => {
+          if (previousText === undefined) await rm(descriptor, { force: true });
+          else await writeFileSynced(descriptor, previousText);
+        });
+      }
+      for (const d of old?.descriptors ?? []) if (!p.descriptorTexts.has(d.path)) cleanupAfter.push(disk(d.path));
     }
     checkAbort();
     const receipt: Receipt = {

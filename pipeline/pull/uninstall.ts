@@ -15,7 +15,7 @@ export async function uninstall(paths: InstallPaths, receipt: Receipt, ids: read
   const disk = (p: string) => onDisk(paths, p);
   const removed: string[] = [];
   for (const v of receipt.variants.filter((x) => ids.includes(x.id))) {
-    await rm(disk(v.descriptor), { force: true });
+    for (const d of v.descriptors) await rm(disk(d.path), { force: true });
     if (paths.live) await unlink(disk(v.dir)).catch(() => {});
     for (const f of v.files) await rm(disk(join(v.storeDir, f.path)), { force: true });
     await rmdir(disk(v.storeDir)).catch(async () => {

@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import { moduleDigests } from '../edk2-build/module-digests.ts';
+import { enrollKeySets } from '../edk2-build/enroll-keys.ts';
 import { withBuild, type BuildLimits } from '../edk2-build/run-build.ts';
 import type { RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError, describeError, EngineLostError, ExportError, ReproducibilityError } from '../errors.ts';
@@ -58,6 +59,8 @@ async function buildOnce(plan: BuildPlan, ctx: JobContext, signal: AbortSignal, 
         if (phase) ctx.timeline.enter(row, phase);
       },
     }, signal, async ({ container, argv, workVolume }) => {
+      // Key sets go into copies of the built variable store, in the same workspace.
+      if (plan.variant.keySets.length) await enrollKeySets(ctx.scope, ctx.image, plan, workVolume, logPath, signal);
       ctx.timeline.enter(row, 'export');
       return {
         files: await collectVariantFiles({

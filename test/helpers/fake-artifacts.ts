@@ -52,7 +52,7 @@ export async function writeFakeVariant(outDir: string, variant: Variant, o: Fake
   const epoch = 1735689600;
   const plan = { variant, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), env: buildEnv(variant, epoch) };
   const prefix = o.installPrefix ?? '/usr/share/edk2-matrix/{id}';
-  const inputs = { plan, buildArgv: ['build', '-a', variant.arch], seconds: 12.3, source: o.source ?? FAKE_SOURCE, image: o.image ?? FAKE_IMAGE, reproducible: undefined };
+  const inputs = { plan, buildArgv: ['build', '-a', variant.arch], seconds: 12.3, source: o.source ?? FAKE_SOURCE, image: o.image ?? FAKE_IMAGE, reproducible: undefined, enrolled: [] };
   const p = variant.platform;
   const files = [
     { name: p.code.published, data: bytes(`code ${variant.id}`, p.code.padTo ? 256 * 1024 : 64 * 1024) },

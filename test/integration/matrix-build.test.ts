@@ -1,6 +1,7 @@
 /**
  * The product's spine against a real Docker engine and real QEMU: `npm run matrix -- --verify`
- * builds one variant per architecture (X64 with secure boot and SMM) from the real edk2 source,
+ * builds one variant per architecture (X64 with secure boot and SMM, AARCH64 also with secure boot
+ * and TPM 2.0, both with three key sets enrolled) from the real edk2 source,
  * a variant whose build fails does not stop or lose the others, every published file verifies,
  * every manifest argv boots to the UEFI Shell, and a broken image fails verification with its
  * serial log kept.
@@ -19,7 +20,9 @@ const exec = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-it-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const out = join(work, 'artifacts');
-const BUILT = ['aarch64-debug', 'arm-debug', 'ia32-debug', 'x64-secureboot-smm-debug'];
+const BUILT = ['aarch64-debug', 'aarch64-secureboot-tpm2-debug', 'arm-debug', 'ia32-debug', 'x64-secureboot-smm-debug'];
+const SECURE = ['aarch64-secureboot-tpm2-debug', 'x64-secureboot-smm-debug'];
+const KEY_SETS = ['microsoft', 'snakeoil', 'lab'];
 
 interface Result { code: number; stdout: string; stderr: string }
 
@@ -47,7 +50,7 @@ describe('npm run matrix -- --verify against the real engine', () => {
   it('exits 1 because one variant failed, after building and booting the others', () => {
     for (const id of BUILT) expect(run.stderr).toMatch(new RegExp(`${id}\\s+built`));
     expect(run.stderr).toMatch(/x64-broken-debug\s+failed/);
-    expect(run.stderr).toMatch(/4 booted, 0 failed/);
+    expect(run.stderr).toMatch(/5 booted, 0 failed/);
     expect(run.code).toBe(1);
   });
 
@@ -68,10 +71,32 @@ describe('npm run matrix -- --verify against the real engine', () => {
     expect(listed).toBe(onDisk);
   });
 
-  it('pads AARCH64 and ARM code and vars to exactly 64 MiB', () => {
+  it('pads AARCH64 and ARM code and vars, enrolled stores included, to exactly 64 MiB', () => {
     for (const id of ['aarch64-debug', 'arm-debug']) {
       expect(statSync(join(out, id, 'QEMU_EFI-pflash.raw')).size).toBe(67108864);
       expect(statSync(join(out, id, 'QEMU_VARS-pflash.raw')).size).toBe(67108864);
+    }
+    for (const set of KEY_SETS) expect(statSync(join(out, 'aarch64-secureboot-tpm2-debug', `QEMU_VARS-pflash.${set}.raw`)).size).toBe(67108864);
+  });
+
+  it('publishes each enrolled store with its own descriptor (enrolled-keys, priority 40) and launch script', () => {
+    for (const id of SECURE) {
+      const m = manifestOf(id);
+      expect(m.enrolled.map((s) => s.keySet), id).toEqual(KEY_SETS);
+      for (const store of m.enrolled) {
+        const empty = readFileSync(join(out, id, m.qemu.varsTemplate));
+        const vars = readFileSync(join(out, id, store.varsTemplate));
+        expect(vars.length).toBe(empty.length);
+        expect(vars.equals(empty), `${id} ${store.keySet}`).toBe(false);
+        expect(store.descriptor).toBe(`${40 + KEY_SETS.indexOf(store.keySet)}-edk2-${id}-${store.keySet}.json`);
+        const d = firmwareDescriptorSchema.parse(JSON.parse(readFileSync(join(out, id, store.descriptor), 'utf8')));
+        expect(d.features).toEqual(expect.arrayContaining(['enrolled-keys', 'secure-boot']));
+        expect(d.features.includes('requires-smm')).toBe(m.defines.SMM_REQUIRE === 'TRUE');
+        const template = d.mapping.device === 'flash' ? d.mapping['nvram-template']?.filename : undefined;
+        expect(template).toMatch(new RegExp(`/${store.varsTemplate.replaceAll('.', '\\.')}$`));
+        expect(statSync(join(out, id, store.launch)).mode & 0o111).not.toBe(0);
+      }
+      expect(m.enrolled.find((s) => s.keySet === 'lab')!.certificates.map((c) => c.variable)).toEqual(['PK', 'KEK', 'db']);
     }
   });
 

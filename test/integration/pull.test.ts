@@ -75,7 +75,11 @@ describe('pull over HTTP into a user install', () => {
     const r = await pull(dest, [server.url, '--only', 'ia32-debug,x64-*']);
     expect(r.stderr + r.stdout).toMatch(/installed 2 variant\(s\)/);
     expect(r.code).toBe(0);
-    expect(readdirSync(join(dest.config, 'qemu', 'firmware')).sort()).toEqual(['80-edk2-matrix-x64-secureboot-smm-debug.json', '90-edk2-matrix-ia32-debug.json']);
+    // The secure-boot variant's own descriptor and one per enrolled store (40, 41, 42 published; 30 higher here).
+    expect(readdirSync(join(dest.config, 'qemu', 'firmware')).sort()).toEqual([
+      '70-edk2-matrix-x64-secureboot-smm-debug-microsoft.json', '71-edk2-matrix-x64-secureboot-smm-debug-snakeoil.json',
+      '72-edk2-matrix-x64-secureboot-smm-debug-lab.json', '80-edk2-matrix-x64-secureboot-smm-debug.json', '90-edk2-matrix-ia32-debug.json',
+    ]);
     expect(server.requests.filter((n) => n.endsWith('.tar.xz')).sort()).toEqual(['ia32-debug.tar.xz', 'x64-secureboot-smm-debug.tar.xz']);
     const before = server.requests.length;
     expect((await pull(dest, [server.url, '--only', 'ia32-debug,x64-*'])).code).toBe(0);
@@ -250,14 +254,15 @@ function libvirtSession(dest: { root: string; config: string }) {
   return { virsh, home };
 }
 
-function domainXml(o: { name: string; arch: 'i686' | 'x86_64'; serial: string; secureBoot: boolean; disk?: string }): string {
+function domainXml(o: { name: string; arch: 'i686' | 'x86_64'; serial: string; secureBoot: boolean; enrolledKeys?: boolean; disk?: string }): string {
+  const enrolled = o.enrolledKeys === undefined ? '' : `<feature enabled='${o.enrolledKeys ? 'yes' : 'no'}' name='enrolled-keys'/>`;
   return `<domain type='qemu'>
   <name>${o.name}</name>
   <memory unit='MiB'>512</memory>
   <vcpu>1</vcpu>
   <os firmware='efi'>
     <type arch='${o.arch}' machine='q35'>hvm</type>
-    ${o.secureBoot ? "<firmware><feature enabled='yes' name='secure-boot'/></firmware>" : ''}
+    ${o.secureBoot ? `<firmware><feature enabled='yes' name='secure-boot'/>${enrolled}</firmware>` : ''}
   </os>
   <features><acpi/>${o.secureBoot ? "<smm state='on'/>" : ''}</features>
   <devices>
@@ -344,7 +349,8 @@ describe.skipIf(!isRoot || !hasLibvirt)('libvirt picks pulled firmware by itself
     execFileSync('mcopy', ['-i', img, join(ours, 'Shell.efi'), '::/EFI/BOOT/BOOTX64.EFI']);
     chmodSync(img, 0o644);
     const serial = join(dest.root, 'home', 'sb.serial.log');
-    const xml = domainXml({ name, arch: 'x86_64', serial, secureBoot: true, disk: img });
+    // Secure Boot with no keys enrolled: the unsigned Shell may run.
+    const xml = domainXml({ name, arch: 'x86_64', serial, secureBoot: true, enrolledKeys: false, disk: img });
 
     await boot(name, xml);
     const distro = loaderOf(name);
@@ -359,5 +365,12 @@ describe.skipIf(!isRoot || !hasLibvirt)('libvirt picks pulled firmware by itself
     const seconds = await waitForShell(serial);
     process.stderr.write(`libvirt secure-boot domain: ${distro} without --prefer; ours with it, UEFI Shell after ${seconds.toFixed(1)} s\n`);
     stop(name);
+
+    // A domain that asks for enrolled keys gets our store of the key set listed first (microsoft).
+    const enrolled = 'edk2-matrix-test-enrolled';
+    await boot(enrolled, domainXml({ name: enrolled, arch: 'x86_64', serial: join(dest.root, 'home', 'enrolled.serial.log'), secureBoot: true, enrolledKeys: true }));
+    expect(loaderOf(enrolled)).toBe(join(ours, 'OVMF_CODE.fd'));
+    expect(/<nvram template='([^']+)'/.exec(session.virsh('dumpxml', enrolled))?.[1]).toBe(join(ours, 'OVMF_VARS.microsoft.fd'));
+    stop(enrolled);
   }, 300_000);
 });

@@ -68,6 +68,7 @@ describe('launch.sh', () => {
     source: { key: 'k', volume: 'v', description: 'd', origin: { kind: 'archive', location: '/d.tar' }, digests: [], components: [] },
     image: { id: 'sha256:1', tag: 't', digest: 'd', lock: 'l', snapshot: undefined, packages: [] },
     files: [],
+    enrolled: [],
   });
 
   it('runs the manifest argv with the paths filled in and extra arguments appended', () => {

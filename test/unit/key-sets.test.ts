@@ -1,0 +1,90 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUILTIN_KEY_SETS, MICROSOFT_OWNER, REPO_CERTS } from '../../pipeline/config/key-sets.ts';
+import { sha256Hex } from '../../pipeline/checksums.ts';
+import { enrollArgv } from '../../pipeline/edk2-build/enroll-keys.ts';
+import { descriptorFileName, enrolledDescriptor, enrolledDescriptorFileName } from '../../pipeline/export/firmware-descriptor.ts';
+import { enrolledVarsName, fileMode } from '../../pipeline/layout.ts';
+import { errorOf, parse, withMatrix, DEFAULT_MATRIX, REPO } from '../helpers/config.ts';
+import { loadConfig, parseConfig } from '../../pipeline/config/load.ts';
+import { tempDir } from '../helpers/temp-dir.ts';
+
+const sbFeature = (enroll: string) => `  sb:\n    defines: { SECURE_BOOT_ENABLE: true, SMM_REQUIRE: true }\n    dsc: { X64: OvmfPkg/OvmfPkgIa32X64.dsc }\n    enroll: ${enroll}`;
+
+describe('Secure Boot key sets', () => {
+  it('gives a secure-boot variant the key sets its feature sets ask for, in order', () => {
+    const v = parse(withMatrix('  arch: [X64]\n  features: [sb]\n  target: [DEBUG]\n', sbFeature('[microsoft, snakeoil]'))).variants[0]!;
+    expect(v.keySets.map((k) => k.name)).toEqual(['microsoft', 'snakeoil']);
+  });
+
+  it('rejects an unknown key set, and enrollment without Secure Boot, at the name', () => {
+    expect(errorOf(() => parse(withMatrix('  arch: [X64]\n  features: [sb]\n  target: [DEBUG]\n', sbFeature('[microsfot]')))))
+      .toMatch(/features\.sb\.enroll\[0\]: unknown key set "microsfot" \(key sets: microsoft, snakeoil/);
+    const noSb = '  plain:\n    defines: { NETWORK_IP6_ENABLE: true }\n    enroll: [snakeoil]';
+    expect(errorOf(() => parse(withMatrix('  arch: [X64]\n  features: [plain]\n  target: [DEBUG]\n', noSb))))
+      .toMatch(/x64-plain-debug: enrolling keys needs SECURE_BOOT_ENABLE/);
+  });
+
+  it('holds Microsoft\'s 2011 and 2023 KEK and db certificates under Microsoft\'s owner, and our PK', () => {
+    const ms = BUILTIN_KEY_SETS.microsoft!;
+    expect(ms.kek.slice(1).map((c) => [c.source.path.split('/').pop(), c.owner])).toEqual([
+      ['MicrosoftCorporationKEKCA2011.pem', MICROSOFT_OWNER], ['MicrosoftCorporationKEK2KCA2023.pem', MICROSOFT_OWNER]]);
+    expect(ms.db.map((c) => c.source.path.split('/').pop())).toEqual([
+      'MicrosoftWindowsProductionPCA2011.pem', 'MicrosoftCorporationUEFICA2011.pem', 'WindowsUEFICA2023.pem', 'MicrosoftUEFICA2023.pem']);
+  });
+
+  it('pins the repository\'s certificates: a changed file is noticed', () => {
+    for (const c of Object.values(REPO_CERTS)) {
+      expect(sha256Hex(readFileSync(c.path)), c.path).toBe(c.sha256);
+    }
+  });
+
+  it('accepts your own key set of pinned PEM files and refuses one whose digest differs', () => {
+    const dir = tempDir('keys-');
+    writeFileSync(join(dir, 'pk.pem'), readFileSync(REPO_CERTS.snakeoil.path));
+    const sha = REPO_CERTS.snakeoil.sha256;
+    const text = (pin: string) => readFileSync(DEFAULT_MATRIX, 'utf8').replace('\nmatrix:\n', `\nkeysets:\n  lab:\n    pk: { file: ${join(dir, 'pk.pem')}, sha256: ${pin} }\n    kek: [{ file: ${join(dir, 'pk.pem')}, sha256: ${pin} }]\n    db: [{ file: ${join(dir, 'pk.pem')}, sha256: ${pin} }]\n\nmatrix:\n`)
+      .replace('enroll: [microsoft, snakeoil]', 'enroll: [microsoft, snakeoil, lab]');
+    const config = parseConfig(text(sha), DEFAULT_MATRIX);
+    expect(config.variants.find((v) => v.id === 'aarch64-secureboot-tpm2-network-release')!.keySets.map((k) => k.name)).toContain('lab');
+    expect(errorOf(() => parseConfig(text('e'.repeat(64)), DEFAULT_MATRIX, 'matrix.yaml'))).toMatch(/keysets\.lab\.pk\.sha256: .*pk\.pem has sha256 1f11.*, not the pinned one/);
+  });
+
+  it('enrolls with virt-fw-vars into a copy of the built store, names it and describes it as enrolled', () => {
+    const v = parse(withMatrix('  arch: [X64]\n  features: [sb]\n  target: [DEBUG]\n', sbFeature('[snakeoil]'))).variants[0]!;
+    const argv = enrollArgv({ variant: v, key: 'k', env: {} }, v.keySets[0]!);
+    expect(argv.slice(0, 5)).toEqual(['virt-fw-vars', '--input', '/work/Build/Ovmf3264/DEBUG_GCC5/FV/OVMF_VARS.fd', '--output', '/work/Build/Ovmf3264/DEBUG_GCC5/FV/OVMF_VARS.snakeoil.fd']);
+    expect(argv).toContain('--secure-boot');
+    expect(argv.filter((a) => a.startsWith('--'))).toEqual(['--input', '--output', '--set-pk', '--add-kek', '--add-db', '--secure-boot']);
+    expect(enrolledVarsName('QEMU_VARS-pflash.raw', 'microsoft')).toBe('QEMU_VARS-pflash.microsoft.raw');
+    expect(enrolledDescriptorFileName(v, 'snakeoil')).toBe('40-edk2-x64-sb-debug-snakeoil.json');
+    const d = enrolledDescriptor(v, '/usr/share/edk2-matrix/{id}', 'snakeoil');
+    expect(d.features).toEqual(expect.arrayContaining(['enrolled-keys', 'secure-boot', 'requires-smm']));
+    expect(d.mapping).toMatchObject({ 'nvram-template': { filename: '/usr/share/edk2-matrix/x64-sb-debug/OVMF_VARS.snakeoil.fd' } });
+    expect(fileMode('launch-snakeoil.sh')).toBe(0o755);
+  });
+
+  it('numbers enrolled descriptors in matrix order, so that the key set listed first is picked first', () => {
+    const v = parse(withMatrix('  arch: [X64]\n  features: [sb]\n  target: [DEBUG]\n', sbFeature('[snakeoil, microsoft]'))).variants[0]!;
+    expect(['microsoft', 'snakeoil'].map((k) => enrolledDescriptorFileName(v, k))).toEqual(['41-edk2-x64-sb-debug-microsoft.json', '40-edk2-x64-sb-debug-snakeoil.json']);
+  });
+
+  it('builds with distro.yaml the set Debian ships, under the names the README maps Debian\'s to', () => {
+    const config = loadConfig(join(REPO, 'distro.yaml'));
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('### The firmware set a distribution ships'));
+    expect(config.variants.map((v) => v.id).sort()).toEqual([
+      'aarch64-secureboot-tpm2-network-release', 'aarch64-tpm2-network-release', 'x64-secureboot-smm-tpm2-network-release', 'x64-tpm2-network-release',
+    ]);
+    for (const v of config.variants) {
+      expect(table).toContain(`\`${v.id}/\``);
+      expect(table).toContain(descriptorFileName(v));
+      if (v.defines.SECURE_BOOT_ENABLE) {
+        expect(v.keySets.map((k) => k.name)).toEqual(['microsoft', 'snakeoil']);
+        for (const k of v.keySets) expect(table).toContain(enrolledVarsName(v.platform.vars.published, k.name));
+        expect(table).toContain(enrolledDescriptorFileName(v, 'microsoft'));
+      }
+    }
+  });
+});
