@@ -1,10 +1,10 @@
 /**
- * The product's spine against a real Docker engine and real QEMU: `npm run matrix -- --verify`
- * builds one variant per architecture (X64 with secure boot and SMM, AARCH64 also with secure boot
- * and TPM 2.0, both with three key sets enrolled) from the real edk2 source,
- * a variant whose build fails does not stop or lose the others, every published file verifies,
- * every manifest argv boots to the UEFI Shell, and a broken image fails verification with its
- * serial log kept.
+ * The product's spine against a real Docker engine and real QEMU: `npm run matrix -- --verify
+ * --verify-reproducible` builds one variant per architecture (X64 with secure boot and SMM,
+ * AARCH64 also with secure boot and TPM 2.0, both with three key sets enrolled) from the real
+ * edk2 source, twice each with identical bytes; a variant whose build fails does not stop or
+ * lose the others, every published file verifies, every manifest argv boots to the UEFI Shell,
+ * and a broken image fails verification with its serial log kept.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
@@ -40,7 +40,8 @@ async function npm(script: string, args: readonly string[]): Promise<Result> {
 let run: Result;
 beforeAll(async () => {
   // --no-cache: the variants are built here, also on a machine whose artifact cache holds them.
-  run = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--out', out, '--verify', '--no-cache']);
+  // --verify-reproducible: each variant is built twice from nothing and every file compared.
+  run = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--out', out, '--verify', '--verify-reproducible', '--no-cache']);
 }, 60 * 60_000);
 
 const manifestOf = (id: string) => JSON.parse(readFileSync(join(out, id, 'manifest.json'), 'utf8')) as Manifest;
@@ -52,6 +53,10 @@ describe('npm run matrix -- --verify against the real engine', () => {
     expect(run.stderr).toMatch(/x64-broken-debug\s+failed/);
     expect(run.stderr).toMatch(/5 booted, 0 failed/);
     expect(run.code).toBe(1);
+  });
+
+  it('builds every variant twice, enrolled stores included, with identical bytes', () => {
+    for (const id of BUILT) expect(run.stderr).toMatch(new RegExp(`${id}: reproducible \\(\\d+ files identical across two clean builds\\)`));
   });
 
   it('keeps the failed variant\'s log and reason, and publishes no directory for it', () => {

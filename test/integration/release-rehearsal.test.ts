@@ -3,7 +3,7 @@
  * test/helpers/workflow-rehearsal.ts for the stand-ins): plan → one build shard per variant,
  * each in its own workspace, process and cold cache directory, built for real and booted →
  * assemble → sign → verify → attest → publish. Event: a manual dispatch (publishes; a tag push
- * would also rebuild each variant twice for --verify-reproducible, which the matrix tests cover).
+ * would also rebuild each variant twice for --verify-reproducible, which the matrix test covers).
  * The matrix is test/fixtures/release-matrix.yaml (two variants of two architectures) in place
  * of matrix.yaml, and the signing key is the rehearsal's own, as a fork's would be.
  */

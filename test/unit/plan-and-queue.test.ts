@@ -50,8 +50,14 @@ describe('--only', () => {
 });
 
 describe('scheduling', () => {
-  it('builds one variant at a time with every core on a 2-core machine', () => {
-    expect(schedule({ cores: 2, memoryBytes: 24 * GiB, variants: 4 })).toEqual({ jobs: 1, threads: 2, memoryBytes: 8 * GiB });
+  it('builds two variants side by side on a 2-core machine, each with both cores, to fill single-threaded phases', () => {
+    expect(schedule({ cores: 2, memoryBytes: 24 * GiB, variants: 4 })).toEqual({ jobs: 2, threads: 2, memoryBytes: 8 * GiB });
+  });
+
+  it('gives a lone variant every core, and runs one build at a time when memory allows no more', () => {
+    expect(schedule({ cores: 2, memoryBytes: 24 * GiB, variants: 1 })).toMatchObject({ jobs: 1, threads: 2 });
+    expect(schedule({ cores: 8, memoryBytes: 24 * GiB, variants: 1 })).toMatchObject({ jobs: 1, threads: 8 });
+    expect(schedule({ cores: 2, memoryBytes: 3 * GiB, variants: 4 })).toMatchObject({ jobs: 1, threads: 2 });
   });
 
   it('runs builds side by side on larger machines', () => {
