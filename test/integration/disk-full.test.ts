@@ -19,11 +19,14 @@ describe.skipIf(!isRoot)('publishing onto a full disk', () => {
   afterAll(() => execFileSync('umount', [dir]));
 
   it('fails with ENOSPC and leaves the earlier variant directory as it was', async () => {
-    await publishVariant(dir, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: Buffer.alloc(100_000, 1) }, { name: 'manifest.json', data: '{"generator":"edk2-matrix"}' }]);
+    await publishVariant(dir, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: Buffer.alloc(100_000, 1) }, { name: 'manifest.json', data: '{"generator":"edk2-matrix","key":"k1"}' }]);
+    const before = readdirSync(join(dir, 'x64-debug')).sort();
+    expect(before).toEqual(expect.arrayContaining(['OVMF_CODE.fd', 'manifest.json']));
     await expect(publishVariant(dir, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: Buffer.alloc(4 * 1024 * 1024, 2) }]))
       .rejects.toThrow(/x64-debug: cannot publish x64-debug\/: ENOSPC/);
     expect(readdirSync(dir)).toEqual(['x64-debug']);
-    expect(readdirSync(join(dir, 'x64-debug')).sort()).toEqual(['OVMF_CODE.fd', 'manifest.json']);
+    // Whatever the first publication wrote (its files and the fingerprint beside them) is still there.
+    expect(readdirSync(join(dir, 'x64-debug')).sort()).toEqual(before);
     expect(readFileSync(join(dir, 'x64-debug', 'OVMF_CODE.fd'))).toEqual(Buffer.alloc(100_000, 1));
   });
 });
