@@ -200,10 +200,12 @@ export interface SourceComponent {
   readonly version: string | undefined;
 }
 
+/** DSC path → every define name it (with includes, FDF and patches) understands. */
+export type DefineCatalog = Readonly<Record<string, readonly string[]>>;
+
 /** What the verified source says about itself, read once on the host and cached. */
 export interface SourceFacts {
-  /** DSC path → every define name it (with includes, FDF and patches) understands. */
-  readonly defines: Readonly<Record<string, readonly string[]>>;
+  readonly defines: DefineCatalog;
   /** SOURCE_DATE_EPOCH for builds: the newest file time in the source, not the clock. */
   readonly epoch: number;
   readonly components: readonly SourceComponent[];
@@ -424,3 +426,9 @@ export type VariantOutcome =
     }
   | { readonly id: string; readonly status: 'failed'; readonly seconds: number; readonly error: Error }
   | { readonly id: string; readonly status: 'cancelled' };
+
+/** The part of a reporter the stages need: messages about the work they do. */
+export interface Log {
+  info(message: string): void;
+  warn(message: string): void;
+}

@@ -1,5 +1,5 @@
 /** Compares two builds of one variant: which published files and which edk2 modules differ. */
-import type { PublishFile } from '../export/publish.ts';
+import type { PublishFile } from '../host/atomic-publish.ts';
 import { sha256Hex } from '../checksums.ts';
 
 const digest = (f: PublishFile) => sha256Hex(f.data);

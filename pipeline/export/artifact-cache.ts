@@ -6,9 +6,9 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactFile, Manifest } from '../domain.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { fileMode, MANIFEST_FILE } from '../layout.ts';
-import { publishDirectory, type PublishFile } from './publish.ts';
+import { publishDirectory, type PublishFile } from '../host/atomic-publish.ts';
 import { fingerprintMatches, recordFingerprint } from './fingerprint.ts';
 import { sha256Hex } from '../checksums.ts';
 import { exists } from '../host/exists.ts';

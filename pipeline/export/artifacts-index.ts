@@ -7,8 +7,8 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
-import type { Log } from '../report/reporter.ts';
-import { publishFile } from './publish.ts';
+import type { Log } from '../domain.ts';
+import { publishFile } from '../host/atomic-publish.ts';
 import { isFailureRecord } from './ownership.ts';
 import { renderSums, sha256Hex } from '../checksums.ts';
 import { BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';

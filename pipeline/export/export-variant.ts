@@ -16,7 +16,7 @@ import { launchScript } from './launch-script.ts';
 import { describeFile, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
 import { collectEnrolled } from './enrolled-stores.ts';
-import { publishDirectory, type PublishFile } from './publish.ts';
+import { publishDirectory, type PublishFile } from '../host/atomic-publish.ts';
 import { isFailureRecord, isOursOrAbsent } from './ownership.ts';
 import { recordFingerprint } from './fingerprint.ts';
 

@@ -9,7 +9,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FINGERPRINT_FILE } from '../layout.ts';
-import { publishFile } from './publish.ts';
+import { publishFile } from '../host/atomic-publish.ts';
 
 type Stamp = [size: number, mtimeMs: number, ctimeMs: number, ino: number];
 

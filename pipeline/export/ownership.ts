@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { MANIFEST_FORMAT } from '../domain.ts';
 import { UsageError } from '../errors.ts';
 import { BUILD_LOG, FAILURE_REASON, INDEX_FILE, MANIFEST_FILE, SECOND_BUILD_LOG } from '../layout.ts';
-import { publishFile } from './publish.ts';
+import { publishFile } from '../host/atomic-publish.ts';
 
 async function generatorOf(file: string): Promise<unknown> {
   try {

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import type { BuildPlan, Provenance } from '../domain.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { publishedMatches, type ArtifactCache } from './artifact-cache.ts';
 import { publishVariant } from './export-variant.ts';
 import type { IndexWriter } from './artifacts-index.ts';

@@ -9,7 +9,7 @@ import type { BuilderSpec } from '../domain.ts';
 import type { RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
 import type { AptArchive } from './apt-archive.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 
 /** Fixed so that mmdebstrap's output depends on the archive only, not on the clock. */
 const BOOTSTRAP_EPOCH = '1735689600';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { BuilderImage, BuilderSpec } from '../domain.ts';
 import { LABEL, LABEL_ROLE, type Role, type RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { sha256Hex } from '../checksums.ts';
 import { builderArchive, debianArch, servedVersions, type AptArchive } from './apt-archive.ts';
 import { ensureBaseImage } from './base-image.ts';

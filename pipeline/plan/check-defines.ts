@@ -2,9 +2,8 @@
  * Refuses a `-D` define that a variant's platform DSC does not understand, with the position
  * in matrix.yaml that set it. Runs after the source is verified and before any container.
  */
-import type { MatrixConfig, Variant } from '../domain.ts';
+import type { DefineCatalog, MatrixConfig, Variant } from '../domain.ts';
 import { ConfigError } from '../errors.ts';
-import type { DefineCatalog } from '../source/dsc-scan.ts';
 
 export function checkDefines(config: MatrixConfig, variants: readonly Variant[], catalog: DefineCatalog): void {
   for (const v of variants) {

@@ -6,8 +6,8 @@
 import { readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Receipt } from '../domain.ts';
-import { publishFile } from '../export/publish.ts';
-import type { Log } from '../report/reporter.ts';
+import { publishFile } from '../host/atomic-publish.ts';
+import type { Log } from '../domain.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
 import { receiptPath } from './receipt.ts';
 

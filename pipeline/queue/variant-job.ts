@@ -14,7 +14,7 @@ import type { ArtifactCache } from '../export/artifact-cache.ts';
 import type { IndexWriter } from '../export/artifacts-index.ts';
 import { collectVariantFiles, publishVariant, recordFailure } from '../export/export-variant.ts';
 import { RUN_DEPENDENT_FILES } from '../layout.ts';
-import type { PublishFile } from '../export/publish.ts';
+import type { PublishFile } from '../host/atomic-publish.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { phaseOfLine, type Timeline } from '../report/timeline.ts';
 import { differingFiles, differingModules } from '../edk2-build/compare-builds.ts';

@@ -14,7 +14,7 @@ import { ReleaseError } from '../errors.ts';
 import { checkFiles } from '../export/artifact-cache.ts';
 import { makeIndex, readVariantDirs, type VariantDir } from '../export/artifacts-index.ts';
 import { archiveName, BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, sbomName, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { GENERATOR_VERSION } from '../version.ts';
 import { provenanceStatement, type BuildRun } from './provenance.ts';
 import { variantSbom } from './sbom.ts';

@@ -1,6 +1,6 @@
 /** Writes a run's timeline picture beside its artifacts and says what it shows, in one line. */
 import { join } from 'node:path';
-import { publishFile } from '../export/publish.ts';
+import { publishFile } from '../host/atomic-publish.ts';
 import { TIMELINE_DATA, TIMELINE_FILE } from '../layout.ts';
 import { PHASES, type Timeline } from './timeline.ts';
 import { timelineSvg } from './timeline-svg.ts';

@@ -2,19 +2,15 @@
  * What the run tells its user. One interface, three renderings: live progress on a terminal,
  * plain lines when piped, GitHub Actions groups and a step summary in CI.
  */
-import type { VariantOutcome } from '../domain.ts';
+import type { Log, VariantOutcome } from '../domain.ts';
+
+export type { Log };
 
 export interface RunSummary {
   readonly outcomes: readonly VariantOutcome[];
   readonly seconds: number;
   /** Share (0..1) of all cores the builds kept busy, when any build ran. */
   readonly coresBusy: number | undefined;
-}
-
-/** The part of a reporter the stages need: messages about the work they do. */
-export interface Log {
-  info(message: string): void;
-  warn(message: string): void;
 }
 
 export interface Reporter extends Log {

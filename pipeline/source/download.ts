@@ -10,7 +10,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { SourceError } from '../errors.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { exists } from '../host/exists.ts';
 
 export async function sha256File(path: string): Promise<string> {

@@ -5,7 +5,7 @@
  * container starts. Pure: files come from a lookup function.
  */
 
-import type { SourceFacts } from '../domain.ts';
+import type { DefineCatalog } from '../domain.ts';
 
 export type FileLookup = (path: string) => string | undefined;
 
@@ -71,8 +71,6 @@ export function isMetaFile(path: string): boolean {
   return /\.(dsc|dsc\.inc|fdf|fdf\.inc)$/i.test(path) || /(^|\/)(debian\/patches\/|\.edk2-matrix\/patches\/).+/.test(path);
 }
 
-/** DSC path → every define name it (with includes, FDF and patches) understands. */
-export type DefineCatalog = SourceFacts['defines'];
 
 export function defineCatalog(dscs: readonly string[], files: ReadonlyMap<string, string>): DefineCatalog {
   const lookup: FileLookup = (p) => files.get(p);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Pack } from 'tar-stream';
 import { SourceError } from '../errors.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { BUILD_UID, type DirectoryWalker } from './pack-tree.ts';
 import { checkEntry } from './tar-safety.ts';
 import { sha256Hex } from '../checksums.ts';

@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import type { SourceOrigin, SourceSpec } from '../domain.ts';
 import { SourceError } from '../errors.ts';
 import { hostDebianMirror, MIRROR_ENV } from '../host/debian-mirror.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { fetchVerified } from './download.ts';
 import { checkoutGit, walkCheckout } from './git.ts';
 import type { ArchiveLayer, DirectoryWalker, ExtraFile } from './pack-tree.ts';

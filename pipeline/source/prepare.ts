@@ -11,7 +11,7 @@ import type { Container } from '../engine/engine.ts';
 import { followOutputToFile } from '../engine/output-log.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
 import { describeError, SourceError } from '../errors.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { cacheNamespace } from '../engine/cache-namespace.ts';
 import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
 import { packTree } from './pack-tree.ts';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { SourceFacts, SourceSpec } from '../domain.ts';
 import { KNOWN_DSCS } from '../platforms.ts';
 import { defineCatalog } from './dsc-scan.ts';
-import type { Log } from '../report/reporter.ts';
+import type { Log } from '../domain.ts';
 import { materializeSource, sourceIdentity } from './materialize.ts';
 import { scanSource } from './meta-files.ts';
 import { bundledComponents } from './bundled-components.ts';

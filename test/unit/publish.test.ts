@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { artifactSums, IndexWriter, makeIndex, pruneArtifacts, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
-import { publishDirectory } from '../../pipeline/export/publish.ts';
+import { publishDirectory } from '../../pipeline/host/atomic-publish.ts';
 import { checkOutDir, markOutDir } from '../../pipeline/export/ownership.ts';
 import { publishVariant } from '../../pipeline/export/export-variant.ts';
 import { publishedMatches } from '../../pipeline/export/artifact-cache.ts';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TEMP_PREFIX } from '../layout.ts';
-import { exists } from '../host/exists.ts';
+import { exists } from './exists.ts';
 
 
 export function tempName(label: string): string {
