@@ -155,12 +155,21 @@ export interface Variant {
 }
 
 /** A variant with everything that decides its bytes settled: the plan stage's output. */
+/**
+ * The whole recipe of one variant's build: what the build container runs, with what
+ * environment, under what content key, for which install prefix. Later stages read it and
+ * never rebuild any part of it.
+ */
 export interface BuildPlan {
   readonly variant: Variant;
   /** Content key (see plan/cache-key.ts). */
   readonly key: string;
+  /** edk2's `build` command line (argv[0] is `build`), `-n` set to the run's threads. */
+  readonly argv: readonly string[];
   /** Environment of the build container that decides its output. */
   readonly env: Readonly<Record<string, string>>;
+  /** Where the firmware descriptors say the files are installed ({id} filled in there). */
+  readonly installPrefix: string;
 }
 
 // ─── image / source ────────────────────────────────────────────────────────────────────────

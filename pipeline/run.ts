@@ -86,6 +86,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       builderDigest: image.digest,
       sourceDateEpoch: facts.epoch,
       installPrefix: opts.config.installPrefix,
+      threads: opts.schedule.threads,
     });
     await markOutDir(opts.outDir);
     const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
@@ -103,13 +104,12 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       const ccacheVolume = await ensureCcacheVolume(engine, opts.cacheDir);
       await mkdir(logDir, { recursive: true });
       const limits: BuildLimits = {
-        threads: opts.schedule.threads,
         memoryBytes: opts.schedule.memoryBytes,
         pidsLimit: 4096,
         timeoutMs: opts.timeoutMs,
       };
       const ctx = {
-        scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir, installPrefix: opts.config.installPrefix,
+        scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir,
         cache, index, verifyReproducible: opts.verifyReproducible, reporter, timeline,
       };
       const buildStart = performance.now();

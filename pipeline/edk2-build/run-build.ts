@@ -10,12 +10,11 @@ import { followOutputToFile, type FollowedOutput } from '../engine/output-log.ts
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError, type BuildFailure } from '../errors.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
-import { buildArgs, WORKSPACE } from '../plan/build-command.ts';
+import { WORKSPACE } from '../plan/build-command.ts';
 
 export const CCACHE_MOUNT = '/ccache';
 
 export interface BuildLimits {
-  readonly threads: number;
   readonly memoryBytes: number;
   readonly pidsLimit: number;
   readonly timeoutMs: number;
@@ -32,10 +31,9 @@ export interface BuildJob {
   readonly onLine: (line: string) => void;
 }
 
-/** What `use` gets: the stopped container, the argv it ran, its work volume. */
+/** What `use` gets: the stopped container and its work volume. */
 export interface FinishedBuild {
   readonly container: Container;
-  readonly argv: readonly string[];
   readonly workVolume: string;
 }
 
@@ -82,13 +80,12 @@ export async function withBuild<T>(
   const { plan, limits } = job;
   const { variant } = plan;
   const workVolume = `edk2-matrix-work-${scope.runId}-${variant.id}-${Math.random().toString(36).slice(2, 8)}`;
-  const argv = ['build', ...buildArgs(variant, limits.threads)];
   await scope.createTemporaryVolume(workVolume, { [LABEL_VARIANT]: variant.id });
   let container: Container | undefined;
   try {
     container = await scope.createContainer({
       image: job.image.id,
-      cmd: ['edk2-build-variant', ...argv.slice(1)],
+      cmd: ['edk2-build-variant', ...plan.argv.slice(1)],
       env: { ...plan.env, EDK2_MATRIX_CCACHE: job.ccacheVolume ? '1' : '0', EDK2_MATRIX_WATCHDOG: '1' },
       user: 'builder',
       workingDir: WORKSPACE,
@@ -142,7 +139,7 @@ export async function withBuild<T>(
       const [kind, reason] = failure(status, stopReason, limits);
       throw new BuildError(variant.id, kind, reason, status.exitCode, job.logPath, [...lastLines]);
     }
-    return { result: await use({ container, argv, workVolume }), cpuNanos };
+    return { result: await use({ container, workVolume }), cpuNanos };
   } finally {
     // What cannot be removed now stays tracked by the scope, whose cleanup at the end of the run
     // tries again and reports what is left (for `--clean`).

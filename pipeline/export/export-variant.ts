@@ -13,7 +13,7 @@ import { BUILD_LOG, FAILED_DIR, FAILURE_REASON, fileMode, LAUNCH_SCRIPT, MANIFES
 import { readContainerFile } from './copy-out.ts';
 import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts';
 import { launchScript } from './launch-script.ts';
-import { describeFile, makeManifest, type NamedData } from './manifest.ts';
+import { describeFile, launchFacts, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
 import { collectEnrolled } from './enrolled-stores.ts';
 import { publishDirectory, type PublishFile } from '../host/atomic-publish.ts';
@@ -24,12 +24,10 @@ import { recordFingerprint } from './fingerprint.ts';
 export interface ExportJob {
   readonly plan: BuildPlan;
   readonly container: Container;
-  readonly buildArgv: readonly string[];
   readonly seconds: number;
   readonly source: PreparedSource;
   readonly image: BuilderImage;
   readonly logPath: string;
-  readonly installPrefix: string;
 }
 
 async function firmware(container: Container, variant: Variant, out: FirmwareOutput): Promise<NamedData> {
@@ -65,19 +63,18 @@ export async function collectVariantFiles(job: ExportJob, reproducible?: boolean
   const { variant } = job.plan;
   const code = await firmware(job.container, variant, variant.platform.code);
   const vars = await firmware(job.container, variant, variant.platform.vars);
-  const enrolled = await collectEnrolled(job.container, variant, job.installPrefix,
+  const enrolled = await collectEnrolled(job.container, variant, job.plan.installPrefix,
     (built, published) => firmware(job.container, variant, { ...variant.platform.vars, built, published }));
   const shellFiles = await shell(job.container, variant);
-  const descriptor = { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, job.installPrefix), null, 4)}\n`) };
+  const descriptor = { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, job.plan.installPrefix), null, 4)}\n`) };
   const log = { name: BUILD_LOG, data: await readFile(job.logPath) };
   const inputs = {
-    plan: job.plan, buildArgv: job.buildArgv, seconds: job.seconds, source: job.source, image: job.image, reproducible, enrolled: enrolled.stores,
+    plan: job.plan, seconds: job.seconds, source: job.source, image: job.image, reproducible, enrolled: enrolled.stores,
   };
-  // The launch scripts are rendered from the manifest's QEMU argv, which does not depend on the files.
-  const bare = makeManifest({ ...inputs, files: [] });
+  const facts = launchFacts(variant);
   const scripts = [
-    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(bare)) },
-    ...enrolled.stores.map((s) => ({ name: s.launch, data: Buffer.from(launchScript(bare, { name: s.keySet, varsTemplate: s.varsTemplate })) })),
+    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(facts)) },
+    ...enrolled.stores.map((s) => ({ name: s.launch, data: Buffer.from(launchScript(facts, { name: s.keySet, varsTemplate: s.varsTemplate })) })),
   ];
   const files = [code, vars, ...enrolled.files, ...shellFiles, descriptor, log, ...scripts].sort((a, b) => a.name.localeCompare(b.name));
   const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });

@@ -1,5 +1,5 @@
 /** `launch.sh`: the manifest's argv as a runnable script, arguments appended. */
-import type { Manifest } from '../domain.ts';
+import type { LaunchFacts } from './manifest.ts';
 import { CODE_PLACEHOLDER, VARS_PLACEHOLDER } from './qemu-launch.ts';
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
@@ -14,7 +14,7 @@ function shellWord(arg: string): string {
 }
 
 /** The script for the variant's empty store, or (with `keySet`) for one of its enrolled stores. */
-export function launchScript(m: Pick<Manifest, 'id' | 'arch' | 'target' | 'features' | 'qemu'>, keySet?: { name: string; varsTemplate: string }): string {
+export function launchScript(m: LaunchFacts, keySet?: { name: string; varsTemplate: string }): string {
   const [binary, ...rest] = m.qemu.argv;
   const template = keySet?.varsTemplate ?? m.qemu.varsTemplate;
   const copy = `./${m.id}${keySet ? `-${keySet.name}` : ''}-VARS.fd`;

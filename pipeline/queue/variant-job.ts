@@ -27,7 +27,6 @@ export interface JobContext {
   readonly ccacheVolume: string | undefined;
   readonly logDir: string;
   readonly outDir: string;
-  readonly installPrefix: string;
   readonly cache: ArtifactCache | undefined;
   /** Rewrites index.json and SHA256SUMS after each publication. */
   readonly index: IndexWriter;
@@ -58,14 +57,13 @@ async function buildOnce(plan: BuildPlan, ctx: JobContext, signal: AbortSignal, 
         const phase = phaseOfLine(l);
         if (phase) ctx.timeline.enter(row, phase);
       },
-    }, signal, async ({ container, argv, workVolume }) => {
+    }, signal, async ({ container, workVolume }) => {
       // Key sets go into copies of the built variable store, in the same workspace.
       if (plan.variant.keySets.length) await enrollKeySets(ctx.scope, ctx.image, plan, workVolume, logPath, signal);
       ctx.timeline.enter(row, 'export');
       return {
         files: await collectVariantFiles({
-          plan, container, buildArgv: argv, seconds: (performance.now() - started) / 1000,
-          source: ctx.source, image: ctx.image, logPath, installPrefix: ctx.installPrefix,
+          plan, container, seconds: (performance.now() - started) / 1000, source: ctx.source, image: ctx.image, logPath,
         }, ctx.verifyReproducible ? true : undefined),
         modules: ctx.verifyReproducible ? await moduleDigests(ctx.scope, ctx.image, plan, workVolume) : undefined,
       };

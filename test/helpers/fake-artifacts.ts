@@ -10,7 +10,7 @@ import { writeIndex } from '../../pipeline/export/artifacts-index.ts';
 import { publishVariant } from '../../pipeline/export/export-variant.ts';
 import { descriptorFileName, firmwareDescriptor } from '../../pipeline/export/firmware-descriptor.ts';
 import { launchScript } from '../../pipeline/export/launch-script.ts';
-import { describeFile, makeManifest } from '../../pipeline/export/manifest.ts';
+import { describeFile, launchFacts, makeManifest } from '../../pipeline/export/manifest.ts';
 import { BOOT_RECORD, BUILD_LOG, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE } from '../../pipeline/layout.ts';
 import { buildEnv } from '../../pipeline/plan/build-command.ts';
 import { parse, withMatrix } from './config.ts';
@@ -50,16 +50,18 @@ export interface FakeOptions {
 /** Publishes `variant` into `outDir` as a build would, with made-up firmware bytes. */
 export async function writeFakeVariant(outDir: string, variant: Variant, o: FakeOptions = {}): Promise<void> {
   const epoch = 1735689600;
-  const plan = { variant, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), env: buildEnv(variant, epoch) };
   const prefix = o.installPrefix ?? '/usr/share/edk2-matrix/{id}';
-  const inputs = { plan, buildArgv: ['build', '-a', variant.arch], seconds: 12.3, source: o.source ?? FAKE_SOURCE, image: o.image ?? FAKE_IMAGE, reproducible: undefined, enrolled: [] };
+  const plan = {
+    variant, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), argv: ['build', '-a', variant.arch], env: buildEnv(variant, epoch), installPrefix: prefix,
+  };
+  const inputs = { plan, seconds: 12.3, source: o.source ?? FAKE_SOURCE, image: o.image ?? FAKE_IMAGE, reproducible: undefined, enrolled: [] };
   const p = variant.platform;
   const files = [
     { name: p.code.published, data: bytes(`code ${variant.id}`, p.code.padTo ? 256 * 1024 : 64 * 1024) },
     { name: p.vars.published, data: bytes(`vars ${variant.id}`, 16 * 1024) },
     { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, prefix), null, 4)}\n`) },
     { name: BUILD_LOG, data: Buffer.from(`build of ${variant.id}\n`) },
-    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(makeManifest({ ...inputs, files: [] }))) },
+    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(launchFacts(variant))) },
   ].sort((a, b) => a.name.localeCompare(b.name));
   const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
   const boot = o.boot === undefined ? [] : [{

@@ -61,8 +61,7 @@ describe('QEMU command line', () => {
 
 describe('launch.sh', () => {
   const manifest = makeManifest({
-    plan: { variant: byId('x64-debug'), key: 'k', env: {} },
-    buildArgv: ['build'],
+    plan: { variant: byId('x64-debug'), key: 'k', argv: ['build'], env: {}, installPrefix: '/usr/share/x' },
     seconds: 1,
     reproducible: undefined,
     source: { key: 'k', volume: 'v', description: 'd', origin: { kind: 'archive', location: '/d.tar' }, digests: [], components: [] },

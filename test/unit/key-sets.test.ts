@@ -53,7 +53,7 @@ describe('Secure Boot key sets', () => {
 
   it('enrolls with virt-fw-vars into a copy of the built store, names it and describes it as enrolled', () => {
     const v = parse(withMatrix('  arch: [X64]\n  features: [sb]\n  target: [DEBUG]\n', sbFeature('[snakeoil]'))).variants[0]!;
-    const argv = enrollArgv({ variant: v, key: 'k', env: {} }, v.keySets[0]!);
+    const argv = enrollArgv({ variant: v, key: 'k', argv: ['build'], env: {}, installPrefix: '/usr/share/x' }, v.keySets[0]!);
     expect(argv.slice(0, 5)).toEqual(['virt-fw-vars', '--input', '/work/Build/Ovmf3264/DEBUG_GCC5/FV/OVMF_VARS.fd', '--output', '/work/Build/Ovmf3264/DEBUG_GCC5/FV/OVMF_VARS.snakeoil.fd']);
     expect(argv).toContain('--secure-boot');
     expect(argv.filter((a) => a.startsWith('--'))).toEqual(['--input', '--output', '--set-pk', '--add-kek', '--add-db', '--secure-boot']);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildArgs, buildEnv, fvDir } from '../../pipeline/plan/build-command.ts';
 import { selectVariants } from '../../pipeline/config/select.ts';
 import { schedule } from '../../pipeline/queue/schedule.ts';
+import { planVariants } from '../../pipeline/plan/plan-variants.ts';
 import { defaultText, errorOf, parse, withMatrix } from '../helpers/config.ts';
 
 const GiB = 2 ** 30;
@@ -35,6 +36,25 @@ describe('build command', () => {
 
   it('finds firmware volumes in the DSC output directory', () => {
     expect(fvDir(variants.find((x) => x.id === 'aarch64-debug')!)).toBe('/work/Build/ArmVirtQemu-AARCH64/DEBUG_GCC5/FV');
+  });
+});
+
+describe('plan', () => {
+  const inputs = { sourceKey: 's', builderDigest: 'b'.repeat(64), sourceDateEpoch: 1, installPrefix: '/usr/share/x/{id}', threads: 2 };
+
+  it('carries the whole recipe: build argv with the run\'s threads, environment, key and install prefix', () => {
+    const [plan] = planVariants([variants[0]!], inputs);
+    expect(plan).toEqual({
+      variant: variants[0], key: expect.stringMatching(/^[0-9a-f]{64}$/), argv: ['build', ...buildArgs(variants[0]!, 2)],
+      env: buildEnv(variants[0]!, 1), installPrefix: '/usr/share/x/{id}',
+    });
+  });
+
+  it('keys a variant the same whatever the threads, since -n does not change the output', () => {
+    const [two] = planVariants([variants[0]!], inputs);
+    const [eight] = planVariants([variants[0]!], { ...inputs, threads: 8 });
+    expect(eight!.argv).toContain('8');
+    expect(eight!.key).toBe(two!.key);
   });
 });
 
