@@ -12,8 +12,9 @@ import { fillArgv } from '../export/qemu-launch.ts';
 
 /** The prompt, possibly wrapped in colour escapes: `ESC[1mESC[33mESC[40mShell> `. */
 export const SHELL_PROMPT = /Shell> /;
-/** Colour and cursor escapes the firmware interleaves with its text. */
-const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+/** Colour, cursor and mode escapes (`ESC [ =3h` too) the firmware interleaves with its text. */
+// eslint-disable-next-line no-control-regex -- matching the escape character is the point
+const ANSI = /\x1b\[[0-9;=?]*[A-Za-z]/g;
 
 export interface BootResult {
   readonly ok: boolean;

@@ -55,7 +55,7 @@ const cases: Case[] = [
   { name: 'a scalar where a list belongs', edit: withMatrix('  arch: X64\n  target: [DEBUG]\n'), error: /matrix\.arch: expected a list of architectures/ },
   { name: 'an unknown top-level key', edit: replace('toolchain: GCC5', 'toolchain: GCC5\ntoolchian: GCC5'), error: /:\d+:1: \(top level\): unknown key "toolchian" \(check the spelling/ },
   { name: 'an unknown nested key', edit: addFeature('  tpm:\n    defnes: { TPM2_ENABLE: true }'), error: /features\.tpm: unknown key "defnes"/ },
-  { name: 'a missing required section', edit: replace(/\narchitectures:\n(  .*\n)+/, '\n'), error: /architectures: missing \(expected a map of architecture: \{dsc\}\) \(add architectures: to this section\)/ },
+  { name: 'a missing required section', edit: replace(/\narchitectures:\n( {2}.*\n)+/, '\n'), error: /architectures: missing \(expected a map of architecture: \{dsc\}\) \(add architectures: to this section\)/ },
   // axes and variants
   { name: 'an unknown architecture', edit: withMatrix('  arch: [X64, RISCV64]\n  target: [DEBUG]\n'), error: /matrix\.arch\[1\]: expected one of X64, IA32, AARCH64, ARM/ },
   { name: 'an unknown target', edit: withMatrix('  arch: [X64]\n  target: [DEBUG, FAST]\n'), error: /matrix\.target\[1\]: expected one of DEBUG, RELEASE, NOOPT/ },

@@ -41,7 +41,7 @@ function testBuilder(name: string, builder: string): { config: string; lock: str
   writeFileSync(join(ctx, 'packages'), `${PROBE}\n`);
   writeFileSync(join(ctx, 'packages.lock'), '');
   const fixture = readFileSync(join(REPO, 'test', 'fixtures', 'release-matrix.yaml'), 'utf8');
-  const text = fixture.replace(/\nbuilder:\n(  .*\n|\s*#.*\n)*/, `\nbuilder:\n  dockerfile: builder\n  base: debian:trixie\n  suite: trixie\n  network: host\n${builder}\n`);
+  const text = fixture.replace(/\nbuilder:\n( {2}.*\n|\s*#.*\n)*/, `\nbuilder:\n  dockerfile: builder\n  base: debian:trixie\n  suite: trixie\n  network: host\n${builder}\n`);
   if (text === fixture) throw new Error('the fixture has no builder section to replace');
   const config = join(work, name, 'matrix.yaml');
   writeFileSync(config, text);

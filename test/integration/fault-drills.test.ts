@@ -49,7 +49,9 @@ function cli(args: readonly string[], opts: { env?: NodeJS.ProcessEnv; during?: 
     // A drill whose own action failed (no build container showed up) stops the run and fails with that reason.
     acting.catch(() => process.kill(-child.pid!, 'SIGKILL'));
     // What a shell reports: a process ended by a signal exits 128 + its number (npm re-raises the CLI's SIGINT).
-    child.on('close', (exit, signal) => acting.then(() => resolve({ code: exit ?? 128 + constants.signals[signal!], stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }), reject));
+    child.on('close', (exit, signal) => {
+      acting.then(() => resolve({ code: exit ?? 128 + constants.signals[signal!], stdout, stderr, afterSignalMs: signalledAt && performance.now() - signalledAt }), reject);
+    });
   });
 }
 

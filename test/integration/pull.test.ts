@@ -17,6 +17,7 @@ import { REPO } from '../helpers/config.ts';
 import { forgeRelease } from '../helpers/forge-release.ts';
 import { serveDirectory, type StaticServer } from '../helpers/static-server.ts';
 import { treeSnapshot } from '../helpers/tree-snapshot.ts';
+import { stripAnsi } from '../../pipeline/verify/boot.ts';
 import { pack } from 'tar-stream';
 
 const isRoot = process.getuid?.() === 0;
@@ -275,7 +276,6 @@ function domainXml(o: { name: string; arch: 'i686' | 'x86_64'; serial: string; s
 `;
 }
 
-const stripAnsi = (s: string) => s.replace(/\x1b\[[0-9;=?]*[A-Za-z]/g, '');
 
 async function waitForShell(serial: string, timeoutMs = 120_000): Promise<number> {
   const started = performance.now();

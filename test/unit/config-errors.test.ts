@@ -43,7 +43,7 @@ describe('configuration errors name file:line:col, the key and what is valid', (
   });
 
   it('rejects a missing section', () => {
-    const text = defaultText.replace(/\nbuilder:\n(  .*\n|\s*#.*\n)*/, '\n');
+    const text = defaultText.replace(/\nbuilder:\n( {2}.*\n|\s*#.*\n)*/, '\n');
     expect(errorOf(() => parse(text))).toMatch(/builder: missing/);
   });
 
