@@ -154,7 +154,6 @@ export interface Variant {
   readonly keySets: readonly KeySet[];
 }
 
-/** A variant with everything that decides its bytes settled: the plan stage's output. */
 /**
  * The whole recipe of one variant's build: what the build container runs, with what
  * environment, under what content key, for which install prefix. Later stages read it and

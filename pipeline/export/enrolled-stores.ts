@@ -12,6 +12,7 @@ import { ExportError } from '../errors.ts';
 import { enrolledLaunchScript, enrolledVarsName } from '../layout.ts';
 import { readContainerFile } from './copy-out.ts';
 import { enrolledDescriptor, enrolledDescriptorFileName } from './firmware-descriptor.ts';
+import { descriptorJson } from './qemu-firmware-schema.ts';
 import type { NamedData } from './manifest.ts';
 
 async function certRecord(container: Container, variant: Variant, variable: EnrolledCertRecord['variable'], cert: EnrolledCert): Promise<EnrolledCertRecord> {
@@ -22,7 +23,7 @@ async function certRecord(container: Container, variant: Variant, variable: Enro
 }
 
 export interface EnrolledFiles {
-  /** Stores and descriptors; launch scripts come once the manifest's argv is known. */
+  /** Stores and descriptors; the caller renders the launch scripts (see launchFacts). */
   readonly files: NamedData[];
   readonly stores: EnrolledStore[];
 }
@@ -37,7 +38,7 @@ export async function collectEnrolled(
   const stores: EnrolledStore[] = [];
   for (const set of variant.keySets) {
     const vars = await copyVars(enrolledVarsName(variant.platform.vars.built, set.name), enrolledVarsName(variant.platform.vars.published, set.name));
-    const descriptor = { name: enrolledDescriptorFileName(variant, set.name), data: Buffer.from(`${JSON.stringify(enrolledDescriptor(variant, installPrefix, set.name), null, 4)}\n`) };
+    const descriptor = { name: enrolledDescriptorFileName(variant, set.name), data: Buffer.from(descriptorJson(enrolledDescriptor(variant, installPrefix, set.name))) };
     files.push(vars, descriptor);
     stores.push({ keySet: set.name, varsTemplate: vars.name, descriptor: descriptor.name, launch: enrolledLaunchScript(set.name), certificates: await certificates(container, variant, set) });
   }

@@ -12,6 +12,7 @@ import { fvDir } from '../plan/build-command.ts';
 import { BUILD_LOG, FAILED_DIR, FAILURE_REASON, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE, SECOND_BUILD_LOG, SHELL_FILE } from '../layout.ts';
 import { readContainerFile } from './copy-out.ts';
 import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts';
+import { descriptorJson } from './qemu-firmware-schema.ts';
 import { launchScript } from './launch-script.ts';
 import { describeFile, launchFacts, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
@@ -66,7 +67,7 @@ export async function collectVariantFiles(job: ExportJob, reproducible?: boolean
   const enrolled = await collectEnrolled(job.container, variant, job.plan.installPrefix,
     (built, published) => firmware(job.container, variant, { ...variant.platform.vars, built, published }));
   const shellFiles = await shell(job.container, variant);
-  const descriptor = { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, job.plan.installPrefix), null, 4)}\n`) };
+  const descriptor = { name: descriptorFileName(variant), data: Buffer.from(descriptorJson(firmwareDescriptor(variant, job.plan.installPrefix))) };
   const log = { name: BUILD_LOG, data: await readFile(job.logPath) };
   const inputs = {
     plan: job.plan, seconds: job.seconds, source: job.source, image: job.image, reproducible, enrolled: enrolled.stores,

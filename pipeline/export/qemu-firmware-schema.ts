@@ -50,3 +50,8 @@ export const firmwareDescriptorSchema = z.strictObject({
 });
 
 export type FirmwareDescriptor = z.output<typeof firmwareDescriptorSchema>;
+
+/** A descriptor's file text, indented as QEMU's and Debian's are, with a final newline. */
+export function descriptorJson(d: FirmwareDescriptor): string {
+  return `${JSON.stringify(d, null, 4)}\n`;
+}

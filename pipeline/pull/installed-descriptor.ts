@@ -6,7 +6,7 @@
  * did not ask for them; `--prefer` puts them 30 lower (20, 30), ahead of the distribution's.
  */
 import { ReleaseError } from '../errors.ts';
-import { firmwareDescriptorSchema } from '../export/qemu-firmware-schema.ts';
+import { descriptorJson, firmwareDescriptorSchema } from '../export/qemu-firmware-schema.ts';
 
 export const PRIORITY_SHIFT = 30;
 
@@ -32,5 +32,5 @@ export function rewriteDescriptor(text: string, dir: string, files: { code: stri
   };
   // Never install what QEMU's schema would refuse.
   const installed = firmwareDescriptorSchema.parse({ ...parsed, mapping });
-  return `${JSON.stringify(installed, null, 4)}\n`;
+  return descriptorJson(installed);
 }

@@ -4,8 +4,6 @@
  */
 import type { Log, VariantOutcome } from '../domain.ts';
 
-export type { Log };
-
 export interface RunSummary {
   readonly outcomes: readonly VariantOutcome[];
   readonly seconds: number;

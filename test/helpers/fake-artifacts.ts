@@ -9,6 +9,7 @@ import type { BootRecord, BuilderImage, PreparedSource, Variant } from '../../pi
 import { writeIndex } from '../../pipeline/export/artifacts-index.ts';
 import { publishVariant } from '../../pipeline/export/export-variant.ts';
 import { descriptorFileName, firmwareDescriptor } from '../../pipeline/export/firmware-descriptor.ts';
+import { descriptorJson } from '../../pipeline/export/qemu-firmware-schema.ts';
 import { launchScript } from '../../pipeline/export/launch-script.ts';
 import { describeFile, launchFacts, makeManifest } from '../../pipeline/export/manifest.ts';
 import { BOOT_RECORD, BUILD_LOG, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE } from '../../pipeline/layout.ts';
@@ -59,7 +60,7 @@ export async function writeFakeVariant(outDir: string, variant: Variant, o: Fake
   const files = [
     { name: p.code.published, data: bytes(`code ${variant.id}`, p.code.padTo ? 256 * 1024 : 64 * 1024) },
     { name: p.vars.published, data: bytes(`vars ${variant.id}`, 16 * 1024) },
-    { name: descriptorFileName(variant), data: Buffer.from(`${JSON.stringify(firmwareDescriptor(variant, prefix), null, 4)}\n`) },
+    { name: descriptorFileName(variant), data: Buffer.from(descriptorJson(firmwareDescriptor(variant, prefix))) },
     { name: BUILD_LOG, data: Buffer.from(`build of ${variant.id}\n`) },
     { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(launchFacts(variant))) },
   ].sort((a, b) => a.name.localeCompare(b.name));
