@@ -29,6 +29,8 @@ command -v libvirtd >/dev/null 2>&1 || need="$need libvirt-daemon-system libvirt
 command -v virsh >/dev/null 2>&1 || need="$need libvirt-clients"
 command -v mkfs.fat >/dev/null 2>&1 || need="$need dosfstools"
 command -v mcopy >/dev/null 2>&1 || need="$need mtools"
+# The unit tests run the builder's BaseTools fixes (Python) on small copies of the code they mend.
+command -v python3 >/dev/null 2>&1 || need="$need python3"
 # Secure Boot and TPM proofs: a software TPM for the tpm2 variants to measure into.
 command -v swtpm >/dev/null 2>&1 || need="$need swtpm"
 command -v swtpm_ioctl >/dev/null 2>&1 || need="$need swtpm-tools"

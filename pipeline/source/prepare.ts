@@ -109,6 +109,11 @@ export async function ensureSource(
       throw new SourceError(`preparing the source failed (exit ${exitCode}): ${text.trim().split('\n').slice(-2).join(' | ')}`,
         `read ${logPath}`);
     }
+    // What edk2-fix-basetools did to this tree: worth a line each, as it changes edk2's tools.
+    for (const line of (await readFile(logPath, 'utf8')).split('\n')) {
+      const fix = /^edk2-matrix: (BaseTools fix .*)$/.exec(line);
+      if (fix) log.info(`source ${identity.description}: ${fix[1]}`);
+    }
     ok = true;
     return prepared;
   } finally {
