@@ -11,7 +11,9 @@
  *   beside it on purpose, so that anyone can sign a test binary and see it run. Never trust it.
  * - your own, under `keysets:` in matrix.yaml: PEM files, each pinned by sha256.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { sha256Hex } from '../checksums.ts';
 import type { EnrolledCert, KeySet } from '../domain.ts';
 
 /** Microsoft's signature owner GUID, as Microsoft and distributions enroll its certificates. */
@@ -55,3 +57,17 @@ export const BUILTIN_KEY_SETS: Readonly<Record<string, KeySet>> = {
     db: [repo(REPO_CERTS.snakeoil, SNAKEOIL_OWNER)],
   },
 };
+
+/**
+ * The first of the set's own certificate files (not the image's) that is missing or no longer
+ * matches its pin, said in a few words; undefined when all match.
+ */
+export function pinMismatch(set: KeySet): string | undefined {
+  for (const c of [set.pk, ...set.kek, ...set.db]) {
+    if (c.source.kind !== 'file') continue;
+    if (!existsSync(c.source.path)) return `${c.source.path} is missing`;
+    const got = sha256Hex(readFileSync(c.source.path));
+    if (got !== c.source.sha256) return `${c.source.path} has sha256 ${got}, not the pinned ${c.source.sha256}`;
+  }
+  return undefined;
+}

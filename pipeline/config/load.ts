@@ -8,7 +8,7 @@ import { LineCounter, parseDocument, visit } from 'yaml';
 import type { z } from 'zod';
 import type { BuilderSpec, EnrolledCert, KeySet, MatrixConfig, SourceSpec } from '../domain.ts';
 import { sha256Hex } from '../checksums.ts';
-import { BUILTIN_KEY_SETS, CUSTOM_OWNER } from './key-sets.ts';
+import { BUILTIN_KEY_SETS, CUSTOM_OWNER, pinMismatch } from './key-sets.ts';
 import { ConfigError } from '../errors.ts';
 import { expandMatrix, type Fail } from './expand.ts';
 import { formatPath, makeLocator, type Locator, type Path } from './locate.ts';
@@ -156,9 +156,22 @@ function sourceSpec(raw: RawConfig, base: string, fail: Fail): SourceSpec {
   return { kind: 'git', url: g.url, commit: g.commit, submodules: g.submodules, patches };
 }
 
-/** The built-in key sets and the matrix's own, whose files must exist and match their sha256. */
+/**
+ * The built-in key sets and the matrix's own, whose files must exist and match their sha256:
+ * the matrix's own always, the built-in ones (this repository's files) where a feature enrolls them.
+ */
 function keySets(raw: RawConfig, base: string, fail: Fail): Record<string, KeySet> {
   const sets: Record<string, KeySet> = { ...BUILTIN_KEY_SETS };
+  const checked = new Set<string>();
+  for (const [f, feature] of Object.entries(raw.features)) {
+    feature.enroll.forEach((name, i) => {
+      const set = BUILTIN_KEY_SETS[name];
+      if (!set || checked.has(name)) return;
+      checked.add(name);
+      const problem = pinMismatch(set);
+      if (problem) fail(['features', f, 'enroll', i], `built-in key set "${name}": ${problem}`, 'restore it with git checkout -- keys/secureboot');
+    });
+  }
   for (const [name, k] of Object.entries(raw.keysets)) {
     if (name in BUILTIN_KEY_SETS) fail(['keysets', name], `"${name}" is a built-in key set`, 'give yours another name');
     const cert = (c: { file: string; sha256: string }, at: Path): EnrolledCert => {

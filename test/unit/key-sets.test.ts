@@ -1,7 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUILTIN_KEY_SETS, MICROSOFT_OWNER, REPO_CERTS } from '../../pipeline/config/key-sets.ts';
+import { BUILTIN_KEY_SETS, MICROSOFT_OWNER, pinMismatch, REPO_CERTS } from '../../pipeline/config/key-sets.ts';
 import { sha256Hex } from '../../pipeline/checksums.ts';
 import { enrollArgv } from '../../pipeline/edk2-build/enroll-keys.ts';
 import { descriptorFileName, enrolledDescriptor, enrolledDescriptorFileName } from '../../pipeline/export/firmware-descriptor.ts';
@@ -34,10 +34,17 @@ describe('Secure Boot key sets', () => {
       'MicrosoftWindowsProductionPCA2011.pem', 'MicrosoftCorporationUEFICA2011.pem', 'WindowsUEFICA2023.pem', 'MicrosoftUEFICA2023.pem']);
   });
 
-  it('pins the repository\'s certificates: a changed file is noticed', () => {
-    for (const c of Object.values(REPO_CERTS)) {
-      expect(sha256Hex(readFileSync(c.path)), c.path).toBe(c.sha256);
-    }
+  it('pins the repository\'s certificates: every built-in set matches, and a changed or missing file is named', () => {
+    for (const set of Object.values(BUILTIN_KEY_SETS)) expect(pinMismatch(set), set.name).toBeUndefined();
+    const dir = tempDir('pins-');
+    const pem = join(dir, 'snakeoil.pem');
+    writeFileSync(pem, readFileSync(REPO_CERTS.snakeoil.path));
+    const set = { ...BUILTIN_KEY_SETS.snakeoil!, db: [{ ...BUILTIN_KEY_SETS.snakeoil!.db[0]!, source: { kind: 'file' as const, path: pem, sha256: REPO_CERTS.snakeoil.sha256 } }] };
+    expect(pinMismatch(set)).toBeUndefined();
+    writeFileSync(pem, readFileSync(REPO_CERTS.pk.path));
+    expect(pinMismatch(set)).toBe(`${pem} has sha256 ${sha256Hex(readFileSync(REPO_CERTS.pk.path))}, not the pinned ${REPO_CERTS.snakeoil.sha256}`);
+    rmSync(pem);
+    expect(pinMismatch(set)).toBe(`${pem} is missing`);
   });
 
   it('accepts your own key set of pinned PEM files and refuses one whose digest differs', () => {
