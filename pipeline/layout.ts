@@ -45,9 +45,11 @@ export function enrolledVarsName(vars: string, keySet: string): string {
   return dot > 0 ? `${vars.slice(0, dot)}.${keySet}${vars.slice(dot)}` : `${vars}.${keySet}`;
 }
 
+const ENROLLED_LAUNCH = { prefix: 'launch-', suffix: '.sh' } as const;
+
 /** The launch script that boots a variant with a key set's store: `launch-microsoft.sh`. */
 export function enrolledLaunchScript(keySet: string): string {
-  return `launch-${keySet}.sh`;
+  return `${ENROLLED_LAUNCH.prefix}${keySet}${ENROLLED_LAUNCH.suffix}`;
 }
 
 /** Enrolled stores get their own descriptors, numbered as distributions number theirs: 40 (and up, in matrix order). */
@@ -55,7 +57,8 @@ export const ENROLLED_PRIORITY = 40;
 
 /** Mode of a published file: launch scripts are executable, everything else is not. */
 export function fileMode(name: string): number {
-  return name === LAUNCH_SCRIPT || /^launch-[a-z0-9]+\.sh$/.test(name) ? 0o755 : 0o644;
+  const enrolled = name.startsWith(ENROLLED_LAUNCH.prefix) && name.endsWith(ENROLLED_LAUNCH.suffix);
+  return name === LAUNCH_SCRIPT || enrolled ? 0o755 : 0o644;
 }
 
 /** In a variant directory: its files' sizes, times and inodes when last known good (see export/fingerprint.ts). */

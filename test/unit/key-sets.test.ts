@@ -5,7 +5,7 @@ import { BUILTIN_KEY_SETS, MICROSOFT_OWNER, pinMismatch, REPO_CERTS } from '../.
 import { sha256Hex } from '../../pipeline/checksums.ts';
 import { enrollArgv } from '../../pipeline/edk2-build/enroll-keys.ts';
 import { descriptorFileName, enrolledDescriptor, enrolledDescriptorFileName } from '../../pipeline/export/firmware-descriptor.ts';
-import { enrolledVarsName, fileMode } from '../../pipeline/layout.ts';
+import { enrolledLaunchScript, enrolledVarsName, fileMode } from '../../pipeline/layout.ts';
 import { errorOf, parse, withMatrix, DEFAULT_MATRIX, REPO } from '../helpers/config.ts';
 import { loadConfig, parseConfig } from '../../pipeline/config/load.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -70,6 +70,8 @@ describe('Secure Boot key sets', () => {
     expect(d.features).toEqual(expect.arrayContaining(['enrolled-keys', 'secure-boot', 'requires-smm']));
     expect(d.mapping).toMatchObject({ 'nvram-template': { filename: '/usr/share/edk2-matrix/x64-sb-debug/OVMF_VARS.snakeoil.fd' } });
     expect(fileMode('launch-snakeoil.sh')).toBe(0o755);
+    expect(fileMode(enrolledLaunchScript('lab2'))).toBe(0o755);
+    expect(fileMode(enrolledVarsName('OVMF_VARS.fd', 'snakeoil'))).toBe(0o644);
   });
 
   it('numbers enrolled descriptors in matrix order, so that the key set listed first is picked first', () => {
