@@ -96,7 +96,13 @@ export async function ensureSource(
     }, 'prepare');
     await copyTree(container, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`)));
     await container.start();
-    const { writeError } = await followOutputToFile(container, logPath);
+    // What edk2-fix-basetools did to this tree, taken as the log streams by: worth a line each
+    // once the source is ready, as it changes edk2's tools.
+    const fixes: string[] = [];
+    const { writeError } = await followOutputToFile(container, logPath, (line) => {
+      const fix = /^edk2-matrix: (BaseTools fix .*)$/.exec(line);
+      if (fix) fixes.push(fix[1]!);
+    });
     if (writeError) throw new SourceError(`cannot write the log ${logPath}: ${writeError.message}`, 'free some disk space');
     const { exitCode } = await container.wait();
     if (exitCode !== 0) {
@@ -109,11 +115,7 @@ export async function ensureSource(
       throw new SourceError(`preparing the source failed (exit ${exitCode}): ${text.trim().split('\n').slice(-2).join(' | ')}`,
         `read ${logPath}`);
     }
-    // What edk2-fix-basetools did to this tree: worth a line each, as it changes edk2's tools.
-    for (const line of (await readFile(logPath, 'utf8')).split('\n')) {
-      const fix = /^edk2-matrix: (BaseTools fix .*)$/.exec(line);
-      if (fix) log.info(`source ${identity.description}: ${fix[1]}`);
-    }
+    for (const fix of fixes) log.info(`source ${identity.description}: ${fix}`);
     ok = true;
     return prepared;
   } finally {
