@@ -3,10 +3,9 @@
  * config → plan → image/source → queue → build → export → report.
  */
 
-import type { Arch } from './platforms.ts';
-
-/** Architectures and their facts live in the platform table. */
-export { ARCHES, type Arch } from './platforms.ts';
+/** The architectures the matrix builds; each has one row in pipeline/platforms.ts' ARCH_TABLE. */
+export const ARCHES = ['X64', 'IA32', 'AARCH64', 'ARM'] as const;
+export type Arch = (typeof ARCHES)[number];
 
 export const TARGETS = ['DEBUG', 'RELEASE', 'NOOPT'] as const;
 export type Target = (typeof TARGETS)[number];
@@ -154,21 +153,95 @@ export interface Variant {
   readonly keySets: readonly KeySet[];
 }
 
+/** A file copied out of the finished build: its path in the container, its published name, its padding. */
+export interface RecipeOutput {
+  /** Absolute path in the build container. */
+  readonly from: string;
+  /** File name in the variant directory. */
+  readonly name: string;
+  /** Pad with zeros to exactly this many bytes, or undefined. */
+  readonly padTo: number | undefined;
+  /** A build that does not make this file (e.g. no UEFI Shell) is not an error. */
+  readonly optional: boolean;
+}
+
 /**
- * The whole recipe of one variant's build: what the build container runs, with what
- * environment, under what content key, for which install prefix. Later stages read it and
- * never rebuild any part of it.
+ * A certificate as the recipe enrolls it: variable, owner, and what it is — a file by its
+ * digest (never its path on this machine, which would make the key differ between clones;
+ * `certificateFiles` of plan/recipe.ts finds the file), or one the builder image carries by its path.
  */
+export interface RecipeCert {
+  readonly variable: 'PK' | 'KEK' | 'db';
+  readonly owner: string;
+  readonly source: { readonly kind: 'file'; readonly sha256: string } | { readonly kind: 'image'; readonly path: string };
+  /** Where the enrolment container reads it. */
+  readonly path: string;
+}
+
+/** One key set enrolled into a copy of the empty variable store, after the build. */
+export interface RecipeEnrolment {
+  readonly keySet: string;
+  /** virt-fw-vars' argv, run in the build's workspace. */
+  readonly argv: readonly string[];
+  readonly certificates: readonly RecipeCert[];
+  /** Published names: the store, its descriptor, its launch script. */
+  readonly varsTemplate: string;
+  readonly descriptor: string;
+  readonly launch: string;
+}
+
+/** A text file rendered from the recipe's facts (descriptors, launch scripts). */
+export interface RenderedFile {
+  readonly name: string;
+  readonly text: string;
+}
+
+/**
+ * Everything that decides a variant's published files, computed once in plan/ (see
+ * plan/recipe.ts). Later stages read it and recompute none of it; its hash, with the source
+ * and builder digests, is the content key.
+ */
+export interface Recipe {
+  readonly id: string;
+  readonly arch: Arch;
+  readonly target: Target;
+  readonly toolchain: string;
+  readonly features: readonly string[];
+  readonly dsc: string;
+  readonly defines: Assignments;
+  readonly pcds: Assignments;
+  readonly build: {
+    /** edk2's `build` arguments without `-n` (threads only change speed; see buildCommand). */
+    readonly args: readonly string[];
+    /** Environment of the build container that decides its output. */
+    readonly env: Readonly<Record<string, string>>;
+    /** edk2's platform build directory in the workspace: `Build/<dir>/<TARGET>_<TOOLCHAIN>`. */
+    readonly dir: string;
+  };
+  /** Firmware images, the UEFI Shell, enrolled stores: what is copied out of the build. */
+  readonly outputs: readonly RecipeOutput[];
+  readonly enrolments: readonly RecipeEnrolment[];
+  readonly qemu: QemuLaunch;
+  readonly install: {
+    /** As configured (`{id}`, `{arch}` placeholders). */
+    readonly prefix: string;
+    /** Where the descriptors say the files are. */
+    readonly dir: string;
+  };
+  /** The variant's own descriptor, among `rendered`. */
+  readonly descriptor: string;
+  /** QEMU firmware descriptors and launch scripts, as published. */
+  readonly rendered: readonly RenderedFile[];
+}
+
+/** A variant as the run builds it: its recipe, content key, and the run's threads (not in the key). */
 export interface BuildPlan {
   readonly variant: Variant;
+  readonly recipe: Recipe;
   /** Content key (see plan/cache-key.ts). */
   readonly key: string;
-  /** edk2's `build` command line (argv[0] is `build`), `-n` set to the run's threads. */
-  readonly argv: readonly string[];
-  /** Environment of the build container that decides its output. */
-  readonly env: Readonly<Record<string, string>>;
-  /** Where the firmware descriptors say the files are installed ({id} filled in there). */
-  readonly installPrefix: string;
+  /** edk2's `-n`: how many modules one build compiles at once. */
+  readonly threads: number;
 }
 
 // ─── image / source ────────────────────────────────────────────────────────────────────────
@@ -248,9 +321,13 @@ export interface QemuLaunch {
   readonly varsTemplate: string;
   /** Complete argv; `${CODE}` and `${VARS}` stand for the code image and a writable vars copy. */
   readonly argv: readonly string[];
+  /** UEFI's default boot file on removable media (where verification offers the Shell). */
+  readonly removableBootFile: string;
+  /** Node's `os.arch()` of a host whose KVM runs this guest; undefined when none does. */
+  readonly kvmHostArch: 'x64' | 'arm64' | undefined;
 }
 
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
 
 export interface Manifest {
   readonly generator: 'edk2-matrix';
@@ -266,11 +343,9 @@ export interface Manifest {
   readonly defines: Assignments;
   readonly pcds: Assignments;
   readonly build: {
-    readonly argv: readonly string[];
+    /** edk2's `build` arguments (without `-n`, which only changes speed). */
+    readonly args: readonly string[];
     readonly env: Readonly<Record<string, string>>;
-    readonly seconds: number;
-    /** Whether the firmware files were shown identical across two clean builds. */
-    readonly reproducible: boolean | undefined;
   };
   readonly source: {
     readonly description: string;
@@ -280,8 +355,6 @@ export interface Manifest {
     readonly components: readonly SourceComponent[];
   };
   readonly builder: {
-    /** This machine's image id (informative: another machine builds another id from the same lock). */
-    readonly image: string;
     /** The builder's portable identity (see BuilderImage.digest). */
     readonly digest: string;
     readonly lock: string;
@@ -314,6 +387,22 @@ export interface EnrolledStore {
   readonly certificates: readonly EnrolledCertRecord[];
 }
 
+/**
+ * What depends on the run, not on the inputs (`<id>/build-record.json`): how long the build
+ * took, with how many threads, in which local image, and whether two builds were compared.
+ * manifest.json holds only what the inputs decide.
+ */
+export interface BuildRecord {
+  readonly id: string;
+  readonly key: string;
+  readonly seconds: number;
+  readonly threads: number;
+  /** This engine's image id (another machine builds another id from the same lock). */
+  readonly image: string;
+  /** Whether the files were shown identical across two clean builds; undefined when not checked. */
+  readonly reproducible: boolean | undefined;
+}
+
 /** The last boot verification of a published variant (`<id>/boot.json`). */
 export interface BootRecord {
   readonly ok: boolean;
@@ -328,7 +417,8 @@ export interface BootRecord {
 export interface IndexEntry {
   readonly id: string;
   readonly key: string;
-  readonly buildSeconds: number;
+  /** From build-record.json; undefined when the directory has none. */
+  readonly buildSeconds: number | undefined;
   readonly arch: Arch;
   readonly target: Target;
   readonly features: readonly string[];

@@ -1,7 +1,7 @@
 /**
  * The name and mode of every file edk2-matrix writes: the artifacts directory a run publishes,
  * the release `release assemble` makes from it, and the install `pull` makes from a release.
- * Every stage takes names from here; DESIGN.md shows the same layout as a picture.
+ * Every stage takes names from here; docs/architecture.md shows the same layout as a picture.
  */
 
 // ─── artifacts/ (npm run matrix) ───────────────────────────────────────────────────────────
@@ -31,8 +31,16 @@ export const SHELL_FILE = 'Shell.efi';
 export const BOOT_RECORD = 'boot.json';
 export const BOOT_SERIAL_LOG = 'boot-serial.log';
 
-/** Files whose bytes depend on when and how long the build ran, not only on its inputs. */
-export const RUN_DEPENDENT_FILES: readonly string[] = [BUILD_LOG, MANIFEST_FILE];
+/** What the run decided, not the inputs: seconds, threads, the local image id (see domain.ts BuildRecord). */
+export const BUILD_RECORD = 'build-record.json';
+
+/**
+ * Run records: files whose bytes depend on the run (when, how long, on which machine, whether
+ * it booted), not only on the inputs. The manifest does not list them, reproducibility checks
+ * and release archives leave them out; everything else a variant publishes is the same for
+ * the same content key.
+ */
+export const RUN_RECORDS: readonly string[] = [BUILD_LOG, SECOND_BUILD_LOG, BUILD_RECORD, BOOT_RECORD, BOOT_SERIAL_LOG];
 
 /** QEMU firmware descriptor: `NN-edk2-<id>.json`, NN the priority (lower wins in QEMU and libvirt). */
 export function descriptorName(priority: number, id: string): string {

@@ -1,11 +1,13 @@
 /**
- * Every per-architecture and per-platform fact, in one place: what `build` is told, where it
- * writes, what is exported, how QEMU starts the result, what a descriptor calls it. Adding an
- * architecture means one entry in ARCH_TABLE (the compiler then asks for every field), the
- * DSC that builds it in DSC_TABLE, its cross compiler in the builder's Dockerfile, and a line
- * in matrix.yaml. See DESIGN.md's platform table.
+ * Every per-architecture and per-platform fact, as data: what `build` is told, where it
+ * writes, what is exported and how it is padded, how QEMU starts the result, what a descriptor
+ * calls it. ARCH_TABLE has one row per `Arch` of domain.ts (the compiler checks that none is
+ * missing), DSC_TABLE one per platform DSC; test/unit/platforms.test.ts checks what the
+ * compiler cannot (every architecture has a DSC, pad sizes, machines). The recipe (plan/)
+ * reads these facts, so a change here changes every affected content key by itself.
+ * docs/architecture.md lists what else adding an architecture touches.
  */
-import type { FirmwareOutput, Platform } from './domain.ts';
+import type { Arch, FirmwareOutput, Platform } from './domain.ts';
 
 /** QEMU's `virt` machine wants both pflash images exactly this size. */
 export const VIRT_PFLASH_BYTES = 64 * 1024 * 1024;
@@ -30,7 +32,7 @@ export interface ArchFacts {
   readonly kvmHostArch: 'x64' | 'arm64' | undefined;
 }
 
-export const ARCH_TABLE = {
+export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
   X64: {
     qemuBinary: 'qemu-system-x86_64', qemuTarget: 'x86_64', machine: 'q35', cpu: undefined, memoryMiB: 1024,
     descriptorMachines: ['pc-i440fx-*', 'pc-q35-*'], x86: true, crossPrefix: undefined,
@@ -52,10 +54,8 @@ export const ARCH_TABLE = {
     // A 32-bit ARM guest runs under KVM only on a 32-bit ARM host, which Node does not target here.
     removableBootFile: 'BOOTARM.EFI', kvmHostArch: undefined,
   },
-} as const satisfies Record<string, ArchFacts>;
+};
 
-export type Arch = keyof typeof ARCH_TABLE;
-export const ARCHES = Object.keys(ARCH_TABLE) as [Arch, ...Arch[]];
 
 export function archFacts(arch: Arch): ArchFacts {
   return ARCH_TABLE[arch];

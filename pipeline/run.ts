@@ -1,13 +1,13 @@
 /**
  * One run of the matrix, stage by stage:
- * source facts (define check) → image → plan (keys) → reuse → source → queue(build → export) → report.
+ * plan (source facts, define check, recipes and keys) → image → reuse → source → queue(build → export) → report.
  * Whatever happens (failure, Ctrl-C), every container and temporary volume the run made is
  * removed, and artifacts/ holds only complete variant directories.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import type { MatrixConfig, Variant, VariantOutcome } from './domain.ts';
+import type { BuildPlan, Log, MatrixConfig, SourceFacts, Variant, VariantOutcome } from './domain.ts';
 import { ensureCcacheVolume } from './edk2-build/ccache-volume.ts';
 import type { BuildLimits } from './edk2-build/run-build.ts';
 import type { Engine } from './engine/engine.ts';
@@ -18,7 +18,7 @@ import { ArtifactCache } from './export/artifact-cache.ts';
 import { IndexWriter, pruneArtifacts, writeIndex } from './export/artifacts-index.ts';
 import { reuseArtifacts } from './export/reuse.ts';
 import { markOutDir } from './export/ownership.ts';
-import { ensureBuilderImage } from './image/builder-image.ts';
+import { builderDigest, ensureBuilderImage } from './image/builder-image.ts';
 import { checkDefines } from './plan/check-defines.ts';
 import { planVariants } from './plan/plan-variants.ts';
 import { runVariants } from './queue/run-variants.ts';
@@ -45,6 +45,30 @@ export interface RunOptions {
   readonly rehash?: boolean;
   /** Where the run records what it did when (the caller draws it); a fresh one when not given. */
   readonly timeline?: Timeline;
+}
+
+export interface PlannedRun {
+  readonly plans: readonly BuildPlan[];
+  readonly facts: SourceFacts;
+}
+
+/**
+ * The plan of a run, without touching the engine: the verified source's facts (its date, the
+ * defines each DSC declares: an unknown define is refused here), then each variant's recipe
+ * and content key. `--dry-run` prints exactly these plans; the run builds them.
+ */
+export async function planRun(config: MatrixConfig, variants: readonly Variant[], threads: number, cacheDir: string, log: Log, signal: AbortSignal): Promise<PlannedRun> {
+  const facts = await loadSourceFacts(config.source, cacheDir, log, signal);
+  checkDefines(config, variants, facts.defines);
+  const digest = builderDigest(config.builder);
+  const plans = planVariants(variants, {
+    sourceKey: sourceKey(await sourceIdentity(config.source), digest),
+    builderDigest: digest,
+    sourceDateEpoch: facts.epoch,
+    installPrefix: config.installPrefix,
+    threads,
+  });
+  return { plans, facts };
 }
 
 export interface RunResult {
@@ -76,18 +100,10 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     if (swept.containers || swept.volumes) reporter.info(`removed ${swept.containers} container(s) and ${swept.volumes} volume(s) left by runs of this host that died`);
     for (const p of swept.problems) reporter.warn(`could not remove ${p}`);
     // Source first: a define the DSC does not know is a configuration error, found before any container.
-    const facts = await reporter.stage('edk2 source: verify and check defines', () => loadSourceFacts(opts.config.source, opts.cacheDir, reporter, signal));
-    checkDefines(opts.config, opts.variants, facts.defines);
+    const { plans, facts } = await reporter.stage('edk2 source: verify and check defines',
+      () => planRun(opts.config, opts.variants, opts.schedule.threads, opts.cacheDir, reporter, signal));
     const image = await reporter.stage('builder image', () => timeline.during(SHARED_ROW, 'image', () => ensureBuilderImage(scope, opts.config.builder, opts.cacheDir, reporter, signal)));
     throwIfAborted(signal);
-
-    const plans = planVariants(opts.variants, {
-      sourceKey: sourceKey(await sourceIdentity(opts.config.source), image.digest),
-      builderDigest: image.digest,
-      sourceDateEpoch: facts.epoch,
-      installPrefix: opts.config.installPrefix,
-      threads: opts.schedule.threads,
-    });
     await markOutDir(opts.outDir);
     const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
     const index = new IndexWriter(opts.outDir);

@@ -115,7 +115,7 @@ async function handBuild(scope: RunScope, imageId: string, sourceVolume: string,
   const env = Object.fromEntries(Object.entries(buildEnv(v, 0)).filter(([k]) => k.endsWith('_PREFIX')));
   const container = await scope.createContainer({
     image: imageId,
-    cmd: ['bash', '-c', HAND_BUILD, 'hand-build', ...buildArgs(v, cores)],
+    cmd: ['bash', '-c', HAND_BUILD, 'hand-build', ...buildArgs(v), '-n', String(cores)],
     env,
     user: 'root',
     mounts: [{ volume: sourceVolume, target: '/src', readOnly: true }, { volume, target: '/hand', readOnly: false }],
@@ -158,7 +158,7 @@ function phaseSeconds(t: TimelineData): Record<string, Record<string, number>> {
 
 function buildSeconds(outDir: string): Record<string, number> {
   const index = JSON.parse(readFileSync(join(outDir, 'index.json'), 'utf8')) as Index;
-  return Object.fromEntries(index.variants.map((v) => [v.id, v.buildSeconds]));
+  return Object.fromEntries(index.variants.map((v) => [v.id, v.buildSeconds ?? NaN]));
 }
 
 async function main(): Promise<void> {

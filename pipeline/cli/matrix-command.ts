@@ -5,18 +5,17 @@
 import { homedir } from 'node:os';
 import { availableParallelism, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { buildArgs, buildEnv } from '../plan/build-command.ts';
+import { buildArguments, buildCommandLine } from '../plan/build-command.ts';
 import { HELP, parseCli, type CliOptions } from './args.ts';
 import { loadConfig } from '../config/load.ts';
 import { selectVariants } from '../config/select.ts';
-import type { Variant } from '../domain.ts';
+import type { BuildPlan, Variant } from '../domain.ts';
 import { cleanLeftovers } from '../engine/leftovers.ts';
 import { pruneCaches } from './prune-cache.ts';
 import { DockerEngine } from '../engine/docker-engine.ts';
-import { qemuLaunch } from '../export/qemu-launch.ts';
 import { schedule } from '../queue/schedule.ts';
 import { createReporter } from '../report/create-reporter.ts';
-import { runMatrix } from '../run.ts';
+import { planRun, runMatrix } from '../run.ts';
 import { checkOutDir } from '../export/ownership.ts';
 import { builderOnly, updateLock } from './builder-commands.ts';
 import { drawTimeline } from '../report/draw-timeline.ts';
@@ -40,17 +39,17 @@ function listVariants(variants: readonly Variant[], json: boolean): string {
   return `${formatColumns(rows)}\n`;
 }
 
-function dryRun(variants: readonly Variant[], threads: number): string {
-  return variants.map((v) => {
-    const env = Object.entries(buildEnv(v, 0))
-      .map(([k, val]) => `${k}=${k === 'SOURCE_DATE_EPOCH' ? '<date of the source>' : val} `).join('');
-    return [
-      `${v.id}:`,
-      `  build:  ${env}build ${buildArgs(v, threads).join(' ')}`,
-      `  export: ${v.platform.code.published}, ${v.platform.vars.published}${v.platform.code.padTo ? ` (padded to ${v.platform.code.padTo} bytes)` : ''}`,
-      `  qemu:   ${qemuLaunch(v, v.platform.code.published, v.platform.vars.published).argv.join(' ')}`,
-    ].join('\n');
-  }).join('\n') + '\n';
+/** Each plan as the run would build it: content key, the exact command and environment, outputs, QEMU. */
+export function dryRunText(plans: readonly BuildPlan[]): string {
+  return plans.map(({ recipe, key, ...plan }) => [
+    `${recipe.id}:`,
+    `  key:    ${key}`,
+    `  build:  ${buildCommandLine(recipe.build.env, buildArguments({ recipe, key, ...plan }))}`,
+    ...recipe.enrolments.map((e) => `  enroll: ${e.argv.join(' ')}`),
+    `  export: ${recipe.outputs.map((o) => `${o.name}${o.padTo ? ` (padded to ${o.padTo} bytes)` : ''}${o.optional ? ' (if built)' : ''}`).join(', ')}`,
+    `          ${recipe.rendered.map((r) => r.name).join(', ')}`,
+    `  qemu:   ${recipe.qemu.argv.join(' ')}`,
+  ].join('\n')).join('\n') + '\n';
 }
 
 export async function matrixCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
@@ -79,13 +78,14 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
     process.stdout.write(listVariants(variants, opts.json));
     return 0;
   }
-  if (opts.dryRun) {
-    process.stdout.write(dryRun(variants, plan.threads));
-    return 0;
-  }
-
   const outDir = resolve(opts.out);
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  if (opts.dryRun) {
+    // The same plans the run builds: the source is verified (downloaded if need be) for its date and defines.
+    const { plans } = await planRun(config, variants, plan.threads, cacheDir, createReporter(), signal);
+    process.stdout.write(dryRunText(plans));
+    return 0;
+  }
   if (opts.updateBuilderLock) {
     process.stdout.write(await updateLock(engine, config.builder, createReporter(), signal));
     return 0;

@@ -21,10 +21,11 @@ export interface PruneResult {
 }
 
 export async function pruneCaches(engine: Engine, config: MatrixConfig, outDir: string, cacheDir: string): Promise<PruneResult> {
-  const published = (await readVariantDirs(outDir)).map((d) => d.manifest);
+  const dirs = await readVariantDirs(outDir);
+  const published = dirs.map((d) => d.manifest);
   const keys = new Set(published.map((m) => m.key));
   const sourceKeys = new Set(published.map((m) => m.source.key));
-  const imageIds = new Set(published.map((m) => m.builder.image));
+  const imageIds = new Set(dirs.flatMap((d) => (d.record ? [d.record.image] : [])));
 
   const artifactEntries = await new ArtifactCache(join(cacheDir, 'artifacts')).prune(keys);
 

@@ -9,42 +9,30 @@
 import { readFile } from 'node:fs/promises';
 import { pack } from 'tar-stream';
 import type { Readable } from 'node:stream';
-import type { BuilderImage, BuildPlan, EnrolledCert, KeySet } from '../domain.ts';
+import type { BuilderImage, BuildPlan, RecipeEnrolment } from '../domain.ts';
 import { followOutputToFile } from '../engine/output-log.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError } from '../errors.ts';
-import { enrolledVarsName } from '../layout.ts';
-import { fvDir, WORKSPACE } from '../plan/build-command.ts';
+import { WORKSPACE } from '../plan/build-command.ts';
+import { certificateFiles } from '../plan/recipe.ts';
 
-const CERTS_DIR = `${WORKSPACE}/.edk2-matrix/keys`;
-
-/** Where a certificate is inside the container: copied in (by its digest), or the image's own. */
-function certPath(set: KeySet, cert: EnrolledCert): string {
-  return cert.source.kind === 'image' ? cert.source.path : `${CERTS_DIR}/${set.name}/${cert.source.sha256}.pem`;
-}
-
-/** virt-fw-vars' arguments for one set: every certificate with its owner, Secure Boot on. */
-export function enrollArgv(plan: BuildPlan, set: KeySet): string[] {
-  const fv = fvDir(plan.variant);
-  const vars = plan.variant.platform.vars.built;
-  const add = (flag: string, certs: readonly EnrolledCert[]) => certs.flatMap((c) => [flag, c.owner, certPath(set, c)]);
-  return [
-    'virt-fw-vars', '--input', `${fv}/${vars}`, '--output', `${fv}/${enrolledVarsName(vars, set.name)}`,
-    '--set-pk', set.pk.owner, certPath(set, set.pk), ...add('--add-kek', set.kek), ...add('--add-db', set.db), '--secure-boot',
-  ];
-}
-
-/** The set's files under `.edk2-matrix/keys/<set>/`, as a tar to unpack at the workspace root. */
-async function certsTar(set: KeySet): Promise<Readable> {
+/** The set's certificate files where the recipe reads them (under CERTS_DIR), as a tar to unpack at the workspace root. */
+async function certsTar(set: RecipeEnrolment, files: ReadonlyMap<string, string>): Promise<Readable> {
   const tar = pack();
   const owner = { uid: 1000, gid: 1000 };
-  for (const dir of ['.edk2-matrix/', '.edk2-matrix/keys/', `.edk2-matrix/keys/${set.name}/`]) tar.entry({ name: dir, type: 'directory', mode: 0o755, ...owner });
+  const inWorkspace = (path: string) => path.slice(WORKSPACE.length + 1);
+  const dirs = new Set<string>();
+  for (const c of set.certificates) {
+    if (c.source.kind !== 'file') continue;
+    const parts = inWorkspace(c.path).split('/').slice(0, -1);
+    for (let i = 1; i <= parts.length; i++) dirs.add(`${parts.slice(0, i).join('/')}/`);
+  }
+  for (const dir of [...dirs].sort()) tar.entry({ name: dir, type: 'directory', mode: 0o755, ...owner });
   const seen = new Set<string>();
-  for (const c of [set.pk, ...set.kek, ...set.db]) {
-    if (c.source.kind !== 'file' || seen.has(c.source.sha256)) continue;
-    seen.add(c.source.sha256);
-    const data = await readFile(c.source.path);
-    tar.entry({ name: `.edk2-matrix/keys/${set.name}/${c.source.sha256}.pem`, mode: 0o644, ...owner }, data);
+  for (const c of set.certificates) {
+    if (c.source.kind !== 'file' || seen.has(c.path)) continue;
+    seen.add(c.path);
+    tar.entry({ name: inWorkspace(c.path), mode: 0o644, ...owner }, await readFile(files.get(c.source.sha256)!));
   }
   tar.finalize();
   return tar as unknown as Readable;
@@ -52,11 +40,11 @@ async function certsTar(set: KeySet): Promise<Readable> {
 
 export async function enrollKeySets(scope: RunScope, image: BuilderImage, plan: BuildPlan, workVolume: string, logPath: string, signal: AbortSignal): Promise<void> {
   const { variant } = plan;
-  for (const set of variant.keySets) {
+  for (const set of plan.recipe.enrolments) {
     if (signal.aborted) throw new CancelledError();
     const container = await scope.createContainer({
       image: image.id,
-      cmd: enrollArgv(plan, set),
+      cmd: [...set.argv],
       user: 'builder',
       workingDir: WORKSPACE,
       mounts: [{ volume: workVolume, target: WORKSPACE, readOnly: false }],
@@ -65,13 +53,13 @@ export async function enrollKeySets(scope: RunScope, image: BuilderImage, plan: 
       hardened: true,
     }, 'build', { [LABEL_VARIANT]: variant.id });
     try {
-      await container.putArchive(WORKSPACE, await certsTar(set));
+      await container.putArchive(WORKSPACE, await certsTar(set, certificateFiles(variant)));
       await container.start();
       const { lastLines } = await followOutputToFile(container, logPath, () => {}, true);
       const { exitCode } = await container.wait();
       if (signal.aborted) throw new CancelledError();
       if (exitCode !== 0) {
-        throw new BuildError(variant.id, 'exit-status', `enrolling the ${set.name} keys failed (virt-fw-vars exited ${exitCode}): ${lastLines.slice(-2).join(' | ')}`, exitCode, logPath, [...lastLines]);
+        throw new BuildError(variant.id, 'exit-status', `enrolling the ${set.keySet} keys failed (virt-fw-vars exited ${exitCode}): ${lastLines.slice(-2).join(' | ')}`, exitCode, logPath, [...lastLines]);
       }
     } finally {
       await scope.removeContainer(container).catch(() => {});

@@ -4,10 +4,10 @@
  */
 import type { BuildPlan, BuilderImage } from '../domain.ts';
 import type { RunScope } from '../engine/run-scope.ts';
-import { platformBuildDir, WORKSPACE } from '../plan/build-command.ts';
+import { WORKSPACE } from '../plan/build-command.ts';
 
 export async function moduleDigests(scope: RunScope, image: BuilderImage, plan: BuildPlan, workVolume: string): Promise<Map<string, string>> {
-  const root = `${WORKSPACE}/${platformBuildDir(plan.variant)}`;
+  const root = `${WORKSPACE}/${plan.recipe.build.dir}`;
   const { exitCode, output } = await scope.capture({
     image: image.id,
     cmd: ['find', root, '-name', '*.efi', '-path', '*/OUTPUT/*', '-exec', 'sha256sum', '{}', '+'],

@@ -10,7 +10,7 @@ import { followOutputToFile, type FollowedOutput } from '../engine/output-log.ts
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
 import { BuildError, CancelledError, type BuildFailure } from '../errors.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
-import { WORKSPACE } from '../plan/build-command.ts';
+import { BUILD_WRAPPER, buildArguments, WORKSPACE } from '../plan/build-command.ts';
 
 export const CCACHE_MOUNT = '/ccache';
 
@@ -85,8 +85,9 @@ export async function withBuild<T>(
   try {
     container = await scope.createContainer({
       image: job.image.id,
-      cmd: ['edk2-build-variant', ...plan.argv.slice(1)],
-      env: { ...plan.env, EDK2_MATRIX_CCACHE: job.ccacheVolume ? '1' : '0', EDK2_MATRIX_WATCHDOG: '1' },
+      cmd: [BUILD_WRAPPER, ...buildArguments(plan)],
+      // The recipe's environment, and two that only change speed and robustness.
+      env: { ...plan.recipe.build.env, EDK2_MATRIX_CCACHE: job.ccacheVolume ? '1' : '0', EDK2_MATRIX_WATCHDOG: '1' },
       user: 'builder',
       workingDir: WORKSPACE,
       mounts: [

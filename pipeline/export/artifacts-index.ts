@@ -6,12 +6,12 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
+import { MANIFEST_FORMAT, type ArtifactFile, type BootRecord, type BuildRecord, type Index, type IndexEntry, type Manifest } from '../domain.ts';
 import type { Log } from '../domain.ts';
 import { publishFile } from '../host/atomic-publish.ts';
 import { isFailureRecord } from './ownership.ts';
 import { renderSums, sha256Hex } from '../checksums.ts';
-import { BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
+import { BOOT_RECORD, BUILD_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import { pidAlive } from '../host/pid-alive.ts';
 
 
@@ -20,6 +20,8 @@ export interface VariantDir {
   /** Files of the directory the manifest does not list: manifest.json itself, boot records. */
   readonly extras: readonly ArtifactFile[];
   readonly boot: BootRecord | undefined;
+  /** build-record.json: seconds, threads, local image id (absent in directories of older runs). */
+  readonly record: BuildRecord | undefined;
 }
 
 async function readManifest(dir: string): Promise<VariantDir | undefined> {
@@ -42,7 +44,8 @@ async function readManifest(dir: string): Promise<VariantDir | undefined> {
     extras.push({ path: name, sha256: sha256Hex(data), size: data.length });
   }
   const boot = extras.some((f) => f.path === BOOT_RECORD) ? await readBootRecord(join(dir, BOOT_RECORD)) : undefined;
-  return { manifest, extras, boot };
+  const record = extras.some((f) => f.path === BUILD_RECORD) ? JSON.parse(await readFile(join(dir, BUILD_RECORD), 'utf8')) as BuildRecord : undefined;
+  return { manifest, extras, boot, record };
 }
 
 /** A boot record, or undefined when it is not one (a damaged file counts as "not verified"). */
@@ -67,10 +70,10 @@ export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
 }
 
 export function makeIndex(dirs: readonly VariantDir[]): Index {
-  const variants: IndexEntry[] = dirs.map(({ manifest: m, boot }) => ({
+  const variants: IndexEntry[] = dirs.map(({ manifest: m, boot, record }) => ({
     id: m.id,
     key: m.key,
-    buildSeconds: m.build.seconds,
+    buildSeconds: record?.seconds,
     arch: m.arch,
     target: m.target,
     features: m.features,

@@ -1,26 +1,22 @@
 /**
- * From a finished build container to a variant's files: firmware copied out, ARM images
- * padded, the build's Shell, the QEMU firmware descriptor, launch.sh, build.log and a manifest
- * listing every file's digest. Publishing them is a separate, atomic step.
+ * From a finished build container to a variant's files, as its recipe says: outputs copied
+ * out and padded, descriptors and launch scripts as rendered, a manifest listing every file's
+ * digest, and the run records. Publishing them is a separate, atomic step.
  */
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BuildPlan, BuilderImage, FirmwareOutput, PreparedSource, Variant } from '../domain.ts';
+import type { BuildPlan, BuilderImage, Log, PreparedSource, RecipeOutput } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { ExportError } from '../errors.ts';
-import { fvDir } from '../plan/build-command.ts';
-import { BUILD_LOG, FAILED_DIR, FAILURE_REASON, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE, SECOND_BUILD_LOG, SHELL_FILE } from '../layout.ts';
+import { BUILD_LOG, BUILD_RECORD, FAILED_DIR, FAILURE_REASON, fileMode, MANIFEST_FILE, SECOND_BUILD_LOG } from '../layout.ts';
 import { readContainerFile } from './copy-out.ts';
-import { descriptorFileName, firmwareDescriptor } from './firmware-descriptor.ts';
-import { descriptorJson } from './qemu-firmware-schema.ts';
-import { launchScript } from './launch-script.ts';
-import { describeFile, launchFacts, makeManifest, type NamedData } from './manifest.ts';
+import { describeFile, makeBuildRecord, makeManifest, type NamedData } from './manifest.ts';
 import { padImage } from './pad.ts';
-import { collectEnrolled } from './enrolled-stores.ts';
+import { certificateFiles } from '../plan/recipe.ts';
+import { enrolledStores } from './enrolled-stores.ts';
 import { publishDirectory, type PublishFile } from '../host/atomic-publish.ts';
 import { isFailureRecord, isOursOrAbsent } from './ownership.ts';
 import { recordFingerprint } from './fingerprint.ts';
-
 
 export interface ExportJob {
   readonly plan: BuildPlan;
@@ -31,79 +27,70 @@ export interface ExportJob {
   readonly logPath: string;
 }
 
-async function firmware(container: Container, variant: Variant, out: FirmwareOutput): Promise<NamedData> {
-  const path = `${fvDir(variant)}/${out.built}`;
+/** One of the recipe's outputs, copied out of the stopped build container and padded; undefined when an optional one is absent. */
+async function copyOut(container: Container, id: string, out: RecipeOutput): Promise<NamedData | undefined> {
   let data: Buffer | undefined;
   try {
-    data = await readContainerFile(container, path);
+    data = await readContainerFile(container, out.from);
   } catch (err) {
-    throw new ExportError(variant.id, `cannot copy ${path} out of the build container: ${(err as Error).message}`, undefined, { cause: err });
+    throw new ExportError(id, `cannot copy ${out.from} out of the build container: ${(err as Error).message}`, undefined, { cause: err });
   }
   if (!data) {
-    throw new ExportError(variant.id, `the build finished without ${path}`, 'check the platform table (pipeline/platforms.ts) for this DSC');
+    if (out.optional) return undefined;
+    throw new ExportError(id, `the build finished without ${out.from}`, 'check the platform table (pipeline/platforms.ts) for this DSC');
   }
   if (out.padTo !== undefined) {
     if (data.length > out.padTo) {
-      throw new ExportError(variant.id, `${out.built} is ${data.length} bytes, larger than the ${out.padTo}-byte pflash`);
+      throw new ExportError(id, `${out.from} is ${data.length} bytes, larger than the ${out.padTo}-byte pflash`);
     }
     data = padImage(data, out.padTo);
   }
-  return { name: out.published, data };
+  return { name: out.name, data };
 }
 
-/** The build's own UEFI Shell, for verifying firmware that does not boot it by itself. */
-async function shell(container: Container, variant: Variant): Promise<NamedData[]> {
-  const arch = variant.platform.buildArches.at(-1)!;
-  const path = `${fvDir(variant).replace(/\/FV$/, '')}/${arch}/${SHELL_FILE}`;
-  const data = await readContainerFile(container, path);
-  return data ? [{ name: SHELL_FILE, data }] : [];
-}
-
-/** Every file of the variant directory, manifest last; `reproducible` goes into the manifest. */
+/**
+ * Every file of the variant directory: the recipe's outputs and rendered files, the manifest,
+ * and the run records (build.log, build-record.json), which the manifest does not list.
+ */
 export async function collectVariantFiles(job: ExportJob, reproducible?: boolean): Promise<PublishFile[]> {
-  const { variant } = job.plan;
-  const code = await firmware(job.container, variant, variant.platform.code);
-  const vars = await firmware(job.container, variant, variant.platform.vars);
-  const enrolled = await collectEnrolled(job.container, variant, job.plan.installPrefix,
-    (built, published) => firmware(job.container, variant, { ...variant.platform.vars, built, published }));
-  const shellFiles = await shell(job.container, variant);
-  const descriptor = { name: descriptorFileName(variant), data: Buffer.from(descriptorJson(firmwareDescriptor(variant, job.plan.installPrefix))) };
-  const log = { name: BUILD_LOG, data: await readFile(job.logPath) };
-  const inputs = {
-    plan: job.plan, seconds: job.seconds, source: job.source, image: job.image, reproducible, enrolled: enrolled.stores,
-  };
-  const facts = launchFacts(variant);
-  const scripts = [
-    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(facts)) },
-    ...enrolled.stores.map((s) => ({ name: s.launch, data: Buffer.from(launchScript(facts, { name: s.keySet, varsTemplate: s.varsTemplate })) })),
-  ];
-  const files = [code, vars, ...enrolled.files, ...shellFiles, descriptor, log, ...scripts].sort((a, b) => a.name.localeCompare(b.name));
-  const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
+  const { recipe } = job.plan;
+  const copied: NamedData[] = [];
+  for (const out of recipe.outputs) {
+    const f = await copyOut(job.container, recipe.id, out);
+    if (f) copied.push(f);
+  }
+  const rendered = recipe.rendered.map((r) => ({ name: r.name, data: Buffer.from(r.text) }));
+  const files = [...copied, ...rendered].sort((a, b) => a.name.localeCompare(b.name));
+  const manifest = makeManifest({
+    plan: job.plan, source: job.source, image: job.image, files: files.map(describeFile), enrolled: await enrolledStores(job.container, recipe, certificateFiles(job.plan.variant)),
+  });
+  const record = makeBuildRecord({ plan: job.plan, seconds: job.seconds, image: job.image, reproducible });
   return [
     ...files.map((f) => ({ name: f.name, data: f.data, mode: fileMode(f.name) })),
-    { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n` },
+    { name: BUILD_LOG, data: await readFile(job.logPath), mode: fileMode(BUILD_LOG) },
+    { name: BUILD_RECORD, data: `${JSON.stringify(record, null, 2)}\n`, mode: fileMode(BUILD_RECORD) },
+    { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n`, mode: fileMode(MANIFEST_FILE) },
   ];
 }
 
 /** Publishes the files as `<outDir>/<id>/` at once, and forgets an earlier failure of it. */
-export async function publishVariant(outDir: string, id: string, files: readonly PublishFile[]): Promise<string> {
+export async function publishVariant(outDir: string, id: string, key: string, files: readonly PublishFile[], log: Log): Promise<string> {
   if (!(await isOursOrAbsent(join(outDir, id)))) {
     throw new ExportError(id, `${join(outDir, id)} exists and was not written by edk2-matrix`, 'move it away; a run replaces only variant directories it published');
   }
+  let dir: string;
   try {
-    const dir = await publishDirectory(outDir, id, files);
+    dir = await publishDirectory(outDir, id, files);
     await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
-    // What a rerun compares instead of hashing again (see fingerprint.ts).
-    const manifest = files.find((f) => f.name === MANIFEST_FILE);
-    if (manifest) {
-      const { key } = JSON.parse(manifest.data.toString()) as { key: string };
-      await recordFingerprint(dir, key, files.map((f) => f.name)).catch(() => {});
-    }
-    return dir;
   } catch (err) {
     throw new ExportError(id, `cannot publish ${id}/: ${(err as Error).message}`,
       'check free space and permissions of the output directory; the previous version was left in place', { cause: err });
   }
+  // What a rerun compares instead of hashing again (see fingerprint.ts). Without it the next
+  // run hashes the files once more: slower, never wrong, so a failure here is only reported.
+  await recordFingerprint(dir, key, files.map((f) => f.name)).catch((err: unknown) =>
+    log.warn(`${id}: published, but its fingerprint could not be written (${(err as Error).message}); the next run hashes its files again`));
+  return dir;
 }
 
 /** Keeps a failed variant's log and reason under failed/<id>/, replacing an older failure. */

@@ -1,7 +1,9 @@
-/** A variant's manifest: what was built, from what, with what, and how to boot it. */
-import { MANIFEST_FORMAT, type ArtifactFile, type EnrolledStore, type BuildPlan, type BuilderImage, type Manifest, type PreparedSource, type Variant } from '../domain.ts';
-import { descriptorFileName } from './firmware-descriptor.ts';
-import { qemuLaunch } from './qemu-launch.ts';
+/**
+ * A variant's manifest: what was built (the recipe), from what, with what, and how to boot it.
+ * It holds only what the inputs decide, so two honest builds write the same bytes; what the
+ * run decided (seconds, threads, the local image id) goes to build-record.json.
+ */
+import { MANIFEST_FORMAT, type ArtifactFile, type BuildPlan, type BuilderImage, type BuildRecord, type EnrolledStore, type Manifest, type PreparedSource } from '../domain.ts';
 import { sha256Hex } from '../checksums.ts';
 
 export interface NamedData {
@@ -15,9 +17,6 @@ export function describeFile(f: NamedData): ArtifactFile {
 
 export interface ManifestInputs {
   readonly plan: BuildPlan;
-  readonly seconds: number;
-  /** True or false when two clean builds were compared; undefined when not checked. */
-  readonly reproducible: boolean | undefined;
   readonly source: PreparedSource;
   readonly image: BuilderImage;
   /** Every file of the variant directory but manifest.json, sorted by name. */
@@ -25,33 +24,45 @@ export interface ManifestInputs {
   readonly enrolled: readonly EnrolledStore[];
 }
 
-/** What launch.sh is rendered from: the variant and how QEMU boots it. */
-export type LaunchFacts = Pick<Manifest, 'id' | 'arch' | 'target' | 'features' | 'qemu'>;
-
-export function launchFacts(v: Variant): LaunchFacts {
-  return { id: v.id, arch: v.arch, target: v.target, features: v.features, qemu: qemuLaunch(v, v.platform.code.published, v.platform.vars.published) };
-}
-
 export function makeManifest(i: ManifestInputs): Manifest {
-  const v = i.plan.variant;
+  const r = i.plan.recipe;
   return {
     generator: 'edk2-matrix',
     formatVersion: MANIFEST_FORMAT,
-    id: v.id,
+    id: r.id,
     key: i.plan.key,
-    arch: v.arch,
-    target: v.target,
-    toolchain: v.toolchain,
-    features: v.features,
-    dsc: v.platform.dsc,
-    defines: v.defines,
-    pcds: v.pcds,
-    build: { argv: i.plan.argv, env: i.plan.env, seconds: Math.round(i.seconds * 10) / 10, reproducible: i.reproducible },
+    arch: r.arch,
+    target: r.target,
+    toolchain: r.toolchain,
+    features: r.features,
+    dsc: r.dsc,
+    defines: r.defines,
+    pcds: r.pcds,
+    build: { args: r.build.args, env: r.build.env },
     source: { description: i.source.description, origin: i.source.origin, key: i.source.key, digests: i.source.digests, components: i.source.components },
-    builder: { image: i.image.id, digest: i.image.digest, lock: i.image.lock, snapshot: i.image.snapshot, packages: i.image.packages },
+    builder: { digest: i.image.digest, lock: i.image.lock, snapshot: i.image.snapshot, packages: i.image.packages },
     files: i.files,
-    qemu: launchFacts(v).qemu,
-    descriptor: descriptorFileName(v),
+    qemu: r.qemu,
+    descriptor: r.descriptor,
     enrolled: i.enrolled,
+  };
+}
+
+export interface RecordInputs {
+  readonly plan: BuildPlan;
+  readonly seconds: number;
+  readonly image: BuilderImage;
+  /** True or false when two clean builds were compared; undefined when not checked. */
+  readonly reproducible: boolean | undefined;
+}
+
+export function makeBuildRecord(i: RecordInputs): BuildRecord {
+  return {
+    id: i.plan.recipe.id,
+    key: i.plan.key,
+    seconds: Math.round(i.seconds * 10) / 10,
+    threads: i.plan.threads,
+    image: i.image.id,
+    reproducible: i.reproducible,
   };
 }

@@ -27,7 +27,7 @@ export async function reuseArtifacts(
     }
     const files = await cache.lookup(key, variant.id, log);
     if (files) {
-      reused.set(variant.id, { dir: await publishVariant(outDir, variant.id, files), from: 'cache' });
+      reused.set(variant.id, { dir: await publishVariant(outDir, variant.id, key, files, log), from: 'cache' });
       await index.update();
     }
   }

@@ -72,6 +72,11 @@ async function build(scope: RunScope, spec: BuilderSpec, files: readonly Context
   }
 }
 
+/** The builder's portable identity, from its build context alone: what content keys name before any image exists. */
+export function builderDigest(spec: BuilderSpec): string {
+  return contextDigest(readContext(spec.context));
+}
+
 export async function ensureBuilderImage(scope: RunScope, spec: BuilderSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<BuilderImage> {
   const engine = scope.engine;
   const files = readContext(spec.context);

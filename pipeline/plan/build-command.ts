@@ -2,17 +2,23 @@
  * The exact edk2 `build` invocation for a variant, as an argv array: nothing from the
  * configuration is ever pasted into a shell string.
  */
-import type { Variant } from '../domain.ts';
+import type { BuildPlan, Variant } from '../domain.ts';
 import { archFacts } from '../platforms.ts';
 import { sha256Hex } from '../checksums.ts';
 
 export const WORKSPACE = '/work';
 
-/** Arguments for edk2's `build`, defines and PCDs sorted by name so the order never varies. */
-export function buildArgs(variant: Variant, threads: number): string[] {
+/** The builder image's wrapper: sets up the workspace, then runs edk2's `build` with its arguments unchanged. */
+export const BUILD_WRAPPER = 'edk2-build-variant';
+
+/**
+ * Arguments for edk2's `build` that decide the output (the recipe's), defines and PCDs sorted
+ * by name so the order never varies. `-n` is not among them: see buildArguments.
+ */
+export function buildArgs(variant: Variant): string[] {
   const args: string[] = [];
   for (const arch of variant.platform.buildArches) args.push('-a', arch);
-  args.push('-t', variant.toolchain, '-b', variant.target, '-p', variant.platform.dsc, '-n', String(threads));
+  args.push('-t', variant.toolchain, '-b', variant.target, '-p', variant.platform.dsc);
   for (const [name, value] of Object.entries(variant.defines).sort(([a], [b]) => a.localeCompare(b))) args.push('-D', `${name}=${value}`);
   for (const [name, value] of Object.entries(variant.pcds).sort(([a], [b]) => a.localeCompare(b))) args.push('--pcd', `${name}=${value}`);
   return args;
@@ -46,4 +52,14 @@ export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<stri
 /** Directory in the container that holds the firmware volumes of a finished build. */
 export function fvDir(variant: Variant): string {
   return `${WORKSPACE}/${platformBuildDir(variant)}/FV`;
+}
+
+/** What edk2's `build` is given in this run: the recipe's arguments and the run's `-n`. */
+export function buildArguments(plan: BuildPlan): string[] {
+  return [...plan.recipe.build.args, '-n', String(plan.threads)];
+}
+
+/** The build as one line: its environment, then edk2's command line (what `--dry-run` shows). */
+export function buildCommandLine(env: Readonly<Record<string, string>>, args: readonly string[]): string {
+  return `${Object.entries(env).map(([k, v]) => `${k}=${v} `).join('')}build ${args.join(' ')}`;
 }

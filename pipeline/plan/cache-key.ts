@@ -1,47 +1,35 @@
 /**
- * A variant's content key: sha256 over everything that decides its published bytes — the
- * source (digests, patches, how it is prepared), the builder (its build context, whose
- * packages.lock pins every package version: the same on every machine, unlike an image id),
- * the exact build command and environment, the install prefix (it is in the descriptor) and
- * the output format version. Knobs that only change speed (threads, jobs, the compiler cache)
- * are left out on purpose. Same key, same bytes, on any machine.
+ * A variant's content key: the sha256 of its recipe (plan/recipe.ts: build command and
+ * environment, outputs and padding, enrolments, QEMU launch, install paths, the rendered
+ * descriptors and launch scripts) together with the source key (digests, patches, how it is
+ * prepared) and the builder's digest (its build context, whose packages.lock pins every
+ * package version: the same on every machine, unlike an image id). Whatever shapes the
+ * published files is in the recipe, so nothing can be forgotten here. Knobs that only change
+ * speed (threads, jobs, the compiler cache) are not in the recipe. Same key, same bytes.
  */
-import { MANIFEST_FORMAT, type Variant } from '../domain.ts';
-import { buildArgs, buildEnv } from './build-command.ts';
+import { MANIFEST_FORMAT, type Recipe } from '../domain.ts';
 import { sha256Hex } from '../checksums.ts';
 
-/** Bump when the files a variant publishes change for the same inputs. */
-export const OUTPUT_FORMAT_VERSION = 5;
+/**
+ * Bump when code that renders published files from the recipe changes what it writes (the
+ * manifest's shape, padding, copying): changes the recipe does not show. The rendered-output
+ * test (test/unit/output-format.test.ts) fails when that output changes without a bump.
+ */
+export const OUTPUT_FORMAT_VERSION = 6;
 
 export interface KeyInputs {
-  readonly variant: Variant;
+  readonly recipe: Recipe;
   /** The source's key (over digests, patches, the preparation and the builder digest). */
   readonly sourceKey: string;
   /** BuilderImage.digest. */
   readonly builderDigest: string;
-  readonly sourceDateEpoch: number;
-  readonly installPrefix: string;
-}
-
-/** Build arguments without `-n THREADS`, which does not change the output. */
-export function keyedBuildArgs(variant: Variant): string[] {
-  const args = buildArgs(variant, 1);
-  const n = args.indexOf('-n');
-  return [...args.slice(0, n), ...args.slice(n + 2)];
 }
 
 export function variantKey(i: KeyInputs): string {
-  const material = {
+  return sha256Hex(JSON.stringify({
     format: [OUTPUT_FORMAT_VERSION, MANIFEST_FORMAT],
-    id: i.variant.id,
+    recipe: i.recipe,
     source: i.sourceKey,
     builder: i.builderDigest,
-    build: keyedBuildArgs(i.variant),
-    env: buildEnv(i.variant, i.sourceDateEpoch),
-    install: i.installPrefix,
-    // Key sets: their names, owners and certificates (a file by its digest; one the builder
-    // image carries by its path, the image being pinned by the builder digest).
-    keys: i.variant.keySets.map((k) => [k.name, ...[k.pk, ...k.kek, ...k.db].map((c) => [c.owner, c.source.kind === 'file' ? c.source.sha256 : c.source.path])]),
-  };
-  return sha256Hex(JSON.stringify(material));
+  }));
 }

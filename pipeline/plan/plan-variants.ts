@@ -1,7 +1,7 @@
-/** The plan stage: every selected variant with its content key and build environment. */
+/** The plan stage: every selected variant's recipe and content key, and the run's threads. */
 import type { BuildPlan, Variant } from '../domain.ts';
-import { buildArgs, buildEnv } from './build-command.ts';
 import { variantKey } from './cache-key.ts';
+import { makeRecipe } from './recipe.ts';
 
 export interface PlanInputs {
   readonly sourceKey: string;
@@ -13,11 +13,8 @@ export interface PlanInputs {
 }
 
 export function planVariants(variants: readonly Variant[], i: PlanInputs): BuildPlan[] {
-  return variants.map((variant) => ({
-    variant,
-    key: variantKey({ variant, ...i }),
-    argv: ['build', ...buildArgs(variant, i.threads)],
-    env: buildEnv(variant, i.sourceDateEpoch),
-    installPrefix: i.installPrefix,
-  }));
+  return variants.map((variant) => {
+    const recipe = makeRecipe(variant, i);
+    return { variant, recipe, key: variantKey({ recipe, sourceKey: i.sourceKey, builderDigest: i.builderDigest }), threads: i.threads };
+  });
 }

@@ -6,7 +6,7 @@
  * did not ask for them; `--prefer` puts them 30 lower (20, 30), ahead of the distribution's.
  */
 import { ReleaseError } from '../errors.ts';
-import { descriptorJson, firmwareDescriptorSchema } from '../export/qemu-firmware-schema.ts';
+import { descriptorJson, firmwareDescriptorSchema } from '../plan/qemu-firmware-schema.ts';
 
 export const PRIORITY_SHIFT = 30;
 

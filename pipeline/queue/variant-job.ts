@@ -13,7 +13,7 @@ import { BuildError, CancelledError, describeError, EngineLostError, ExportError
 import type { ArtifactCache } from '../export/artifact-cache.ts';
 import type { IndexWriter } from '../export/artifacts-index.ts';
 import { collectVariantFiles, publishVariant, recordFailure } from '../export/export-variant.ts';
-import { RUN_DEPENDENT_FILES } from '../layout.ts';
+import { RUN_RECORDS } from '../layout.ts';
 import type { PublishFile } from '../host/atomic-publish.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { phaseOfLine, type Timeline } from '../report/timeline.ts';
@@ -87,16 +87,17 @@ export async function runVariantJob(plan: BuildPlan, ctx: JobContext, signal: Ab
       const second = await buildOnce(plan, ctx, signal, '.second');
       secondLogPath = second.logPath;
       cpuNanos += second.cpuNanos;
-      const files = differingFiles(first.files, second.files, RUN_DEPENDENT_FILES);
+      const files = differingFiles(first.files, second.files, RUN_RECORDS);
       if (files.length) throw new ReproducibilityError(id, files, differingModules(first.modules!, second.modules!));
-      ctx.reporter.info(`${id}: reproducible (${first.files.length - RUN_DEPENDENT_FILES.length} files identical across two clean builds)`);
+      const compared = first.files.filter((f) => !RUN_RECORDS.includes(f.name)).length;
+      ctx.reporter.info(`${id}: reproducible (${compared} files identical across two clean builds)`);
     }
     if (ctx.cache) {
       await ctx.cache.store(plan.key, first.files).catch((err: unknown) =>
         ctx.reporter.warn(`${id}: could not store it in the artifact cache (${describeError(err)}); it is published all the same`));
     }
     ctx.timeline.enter(id, 'export');
-    const dir = await publishVariant(ctx.outDir, id, first.files);
+    const dir = await publishVariant(ctx.outDir, id, plan.key, first.files, ctx.reporter);
     await ctx.index.update();
     ctx.timeline.leave(id);
     return { dir, cpuNanos };

@@ -92,7 +92,7 @@ export function variantSbom(m: Manifest, files: readonly ArtifactFile[], release
           ...m.features.map((f) => prop('feature', f)),
           ...Object.entries(m.defines).sort().map(([k, v]) => prop(`define:${k}`, v)),
           ...Object.entries(m.pcds).sort().map(([k, v]) => prop(`pcd:${k}`, v)),
-          prop('build-argv', m.build.argv.join(' ')),
+          prop('build-args', m.build.args.join(' ')),
         ],
       },
     },

@@ -8,7 +8,7 @@ import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '../domain.ts';
-import { fillArgv } from '../export/qemu-launch.ts';
+import { fillArgv } from '../plan/qemu-launch.ts';
 
 /** The prompt, possibly wrapped in colour escapes: `ESC[1mESC[33mESC[40mShell> `. */
 export const SHELL_PROMPT = /Shell> /;

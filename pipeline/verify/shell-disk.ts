@@ -6,7 +6,6 @@ import { access, copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '../domain.ts';
-import { archFacts } from '../platforms.ts';
 import { SHELL_FILE } from '../layout.ts';
 
 export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ args: string[]; cleanup: () => Promise<void> } | undefined> {
@@ -19,7 +18,7 @@ export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ 
   const root = await mkdtemp(join(tmpdir(), `edk2-matrix-shelldisk-${m.id}-`));
   try {
     await mkdir(join(root, 'EFI', 'BOOT'), { recursive: true });
-    await copyFile(shell, join(root, 'EFI', 'BOOT', archFacts(m.arch).removableBootFile));
+    await copyFile(shell, join(root, 'EFI', 'BOOT', m.qemu.removableBootFile));
   } catch (err) {
     await rm(root, { recursive: true, force: true });
     throw err;

@@ -8,14 +8,13 @@ import { rm } from 'node:fs/promises';
 import { arch as hostArch } from 'node:os';
 import { join } from 'node:path';
 import PQueue from 'p-queue';
-import type { Arch, BootRecord, Manifest } from '../domain.ts';
+import type { BootRecord, Manifest, QemuLaunch } from '../domain.ts';
 import { readVariantDirs, writeIndex } from '../export/artifacts-index.ts';
 import { BOOT_RECORD, BOOT_SERIAL_LOG } from '../layout.ts';
 import { publishFile } from '../host/atomic-publish.ts';
 import type { Log } from '../domain.ts';
 import { bootToShell, type BootResult } from './boot.ts';
 import { shellDiskArgs } from './shell-disk.ts';
-import { archFacts } from '../platforms.ts';
 import type { Timeline } from '../report/timeline.ts';
 
 
@@ -39,10 +38,10 @@ function kvmUsable(): boolean {
   }
 }
 
-export function chooseAccel(arch: Arch, wanted: Accel, usable = kvmUsable()): 'tcg' | 'kvm' {
+export function chooseAccel(qemu: Pick<QemuLaunch, 'kvmHostArch'>, wanted: Accel, usable = kvmUsable()): 'tcg' | 'kvm' {
   if (wanted === 'tcg') return 'tcg';
   if (wanted === 'kvm') return 'kvm';
-  return usable && archFacts(arch).kvmHostArch === hostArch() ? 'kvm' : 'tcg';
+  return usable && qemu.kvmHostArch === hostArch() ? 'kvm' : 'tcg';
 }
 
 /** QEMU's own last complaint on stderr (`qemu-system-x86_64: ...`), if any. */
@@ -97,7 +96,7 @@ export async function verifyArtifacts(opts: VerifyOptions, log: Log, signal: Abo
   const outcomes = await Promise.all(dirs.map(({ manifest: m }) => queue.add(async (): Promise<VerifyOutcome | undefined> => {
     if (signal.aborted) return undefined;
     const dir = join(opts.outDir, m.id);
-    let accel = kvmBroken && opts.accel === 'auto' ? 'tcg' : chooseAccel(m.arch, opts.accel);
+    let accel = kvmBroken && opts.accel === 'auto' ? 'tcg' : chooseAccel(m.qemu, opts.accel);
     log.info(`${m.id}: booting (${accel})`);
     opts.timeline?.enter(m.id, 'boot');
     let { result, shellDisk } = await bootOne(m, dir, accel, opts.timeoutMs, signal);

@@ -8,12 +8,9 @@ import { createHash } from 'node:crypto';
 import type { BootRecord, BuilderImage, PreparedSource, Variant } from '../../pipeline/domain.ts';
 import { writeIndex } from '../../pipeline/export/artifacts-index.ts';
 import { publishVariant } from '../../pipeline/export/export-variant.ts';
-import { descriptorFileName, firmwareDescriptor } from '../../pipeline/export/firmware-descriptor.ts';
-import { descriptorJson } from '../../pipeline/export/qemu-firmware-schema.ts';
-import { launchScript } from '../../pipeline/export/launch-script.ts';
-import { describeFile, launchFacts, makeManifest } from '../../pipeline/export/manifest.ts';
-import { BOOT_RECORD, BUILD_LOG, fileMode, LAUNCH_SCRIPT, MANIFEST_FILE } from '../../pipeline/layout.ts';
-import { buildEnv } from '../../pipeline/plan/build-command.ts';
+import { describeFile, makeBuildRecord, makeManifest } from '../../pipeline/export/manifest.ts';
+import { BOOT_RECORD, BUILD_LOG, BUILD_RECORD, fileMode, MANIFEST_FILE } from '../../pipeline/layout.ts';
+import { makeRecipe } from '../../pipeline/plan/recipe.ts';
 import { parse, withMatrix } from './config.ts';
 
 export const FAKE_SOURCE: PreparedSource = {
@@ -52,27 +49,28 @@ export interface FakeOptions {
 export async function writeFakeVariant(outDir: string, variant: Variant, o: FakeOptions = {}): Promise<void> {
   const epoch = 1735689600;
   const prefix = o.installPrefix ?? '/usr/share/edk2-matrix/{id}';
-  const plan = {
-    variant, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), argv: ['build', '-a', variant.arch], env: buildEnv(variant, epoch), installPrefix: prefix,
-  };
-  const inputs = { plan, seconds: 12.3, source: o.source ?? FAKE_SOURCE, image: o.image ?? FAKE_IMAGE, reproducible: undefined, enrolled: [] };
+  const recipe = makeRecipe(variant, { sourceDateEpoch: epoch, installPrefix: prefix });
+  const plan = { variant, recipe, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), threads: 2 };
+  const image = o.image ?? FAKE_IMAGE;
+  const inputs = { plan, source: o.source ?? FAKE_SOURCE, image, enrolled: [] };
   const p = variant.platform;
   const files = [
     { name: p.code.published, data: bytes(`code ${variant.id}`, p.code.padTo ? 256 * 1024 : 64 * 1024) },
     { name: p.vars.published, data: bytes(`vars ${variant.id}`, 16 * 1024) },
-    { name: descriptorFileName(variant), data: Buffer.from(descriptorJson(firmwareDescriptor(variant, prefix))) },
-    { name: BUILD_LOG, data: Buffer.from(`build of ${variant.id}\n`) },
-    { name: LAUNCH_SCRIPT, data: Buffer.from(launchScript(launchFacts(variant))) },
+    ...recipe.rendered.map((r) => ({ name: r.name, data: Buffer.from(r.text) })),
   ].sort((a, b) => a.name.localeCompare(b.name));
   const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });
   const boot = o.boot === undefined ? [] : [{
     name: BOOT_RECORD,
     data: `${JSON.stringify({ ok: true, secondsToShell: 7.5, accel: 'tcg', shellDisk: false, reason: undefined, at: '2026-01-01T00:00:00.000Z', ...o.boot })}\n`,
   }];
-  await publishVariant(outDir, variant.id, [
+  const record = makeBuildRecord({ plan, seconds: 12.3, image, reproducible: undefined });
+  await publishVariant(outDir, variant.id, plan.key, [
     ...files.map((f) => ({ ...f, mode: fileMode(f.name) })),
+    { name: BUILD_LOG, data: Buffer.from(`build of ${variant.id}\n`) },
+    { name: BUILD_RECORD, data: `${JSON.stringify(record, null, 2)}\n` },
     { name: MANIFEST_FILE, data: `${JSON.stringify(manifest, null, 2)}\n` },
     ...boot,
-  ]);
+  ], { info: () => {}, warn: (m) => { throw new Error(m); } });
   await writeIndex(outDir);
 }

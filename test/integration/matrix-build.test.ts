@@ -12,8 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BootRecord, Index, Manifest } from '../../pipeline/domain.ts';
-import { firmwareDescriptorSchema } from '../../pipeline/export/qemu-firmware-schema.ts';
+import type { BootRecord, BuildRecord, Index, Manifest } from '../../pipeline/domain.ts';
+import { firmwareDescriptorSchema } from '../../pipeline/plan/qemu-firmware-schema.ts';
 import { REPO } from '../helpers/config.ts';
 
 const exec = promisify(execFile);
@@ -137,9 +137,12 @@ describe('npm run matrix -- --verify against the real engine', () => {
     expect(readdirSync(out).sort()).toEqual([...BUILT, 'SHA256SUMS', 'failed', 'index.json', 'timeline.json', 'timeline.svg'].sort());
   });
 
-  it('records the builder image and its package versions in each manifest', () => {
+  it('records the builder and its package versions in each manifest, the local image in the build record', () => {
     const m = manifestOf('ia32-debug');
-    expect(m.builder.image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const record = JSON.parse(readFileSync(join(out, 'ia32-debug', 'build-record.json'), 'utf8')) as BuildRecord;
+    expect(record.image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(record.reproducible).toBe(true);
+    expect(JSON.stringify(m)).not.toContain(record.image);
     expect(m.builder.packages).toEqual(expect.arrayContaining([expect.stringMatching(/^nasm=/), expect.stringMatching(/^gcc-aarch64-linux-gnu=/)]));
     expect(m.source.digests.map((d) => d.name)).toContain('edk2_2025.02.orig.tar.xz');
   });

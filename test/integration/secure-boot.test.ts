@@ -22,8 +22,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_CERTS } from '../../pipeline/config/key-sets.ts';
-import type { Arch, Manifest } from '../../pipeline/domain.ts';
-import { fillArgv } from '../../pipeline/export/qemu-launch.ts';
+import type { Arch, BuildRecord, Manifest } from '../../pipeline/domain.ts';
+import { fillArgv } from '../../pipeline/plan/qemu-launch.ts';
 import { archFacts } from '../../pipeline/platforms.ts';
 import { REPO } from '../helpers/config.ts';
 import { QemuConsole } from '../helpers/qemu-console.ts';
@@ -119,7 +119,7 @@ beforeAll(async () => {
   copyFileSync(join(REPO, 'test/fixtures/secureboot/lab.pem'), join(work, 'keys/lab.pem'));
 
   // One container of the builder image for all the signing and dumping.
-  const image = manifests[ids[0]!]!.builder.image;
+  const image = (JSON.parse(readFileSync(join(out, ids[0]!, 'build-record.json'), 'utf8')) as BuildRecord).image;
   container = execFileSync('docker', ['run', '-d', '--rm', '--network', 'none', '--user', `${process.getuid!()}:${process.getgid!()}`, '--label', 'edk2-matrix.test=secure-boot',
     '-v', `${work}:/w`, image, 'sleep', '3600'], { encoding: 'utf8' }).trim();
 

@@ -2,24 +2,36 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { keyedBuildArgs, variantKey } from '../../pipeline/plan/cache-key.ts';
+import { variantKey } from '../../pipeline/plan/cache-key.ts';
+import { makeRecipe } from '../../pipeline/plan/recipe.ts';
+import { buildArgs } from '../../pipeline/plan/build-command.ts';
 import { ArtifactCache } from '../../pipeline/export/artifact-cache.ts';
 import { parse, withMatrix } from '../helpers/config.ts';
 
 const variants = parse(withMatrix('  arch: [X64]\n  features: [none, secureboot]\n  target: [DEBUG]\n')).variants;
-const base = { variant: variants[0]!, sourceKey: 's', builderDigest: 'b'.repeat(64), sourceDateEpoch: 1, installPrefix: '/usr/share/x' };
+const inputs = { sourceDateEpoch: 1, installPrefix: '/usr/share/x' };
+const base = { recipe: makeRecipe(variants[0]!, inputs), sourceKey: 's', builderDigest: 'b'.repeat(64) };
 
 describe('content keys', () => {
-  it('leaves the thread count out of the keyed build command', () => {
-    expect(keyedBuildArgs(variants[0]!)).toEqual(['-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc']);
+  it('leaves the thread count out of the recipe\'s build arguments', () => {
+    expect(buildArgs(variants[0]!)).toEqual(['-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc']);
   });
 
   it('changes with the source, the builder, a define, the source date and the install prefix', () => {
     const key = variantKey(base);
-    expect(variantKey({ ...base })).toBe(key);
-    for (const change of [{ sourceKey: 't' }, { builderDigest: 'c'.repeat(64) }, { variant: variants[1]! }, { sourceDateEpoch: 2 }, { installPrefix: '/opt' }]) {
+    expect(variantKey({ ...base, recipe: makeRecipe(variants[0]!, inputs) })).toBe(key);
+    for (const change of [
+      { sourceKey: 't' }, { builderDigest: 'c'.repeat(64) }, { recipe: makeRecipe(variants[1]!, inputs) },
+      { recipe: makeRecipe(variants[0]!, { ...inputs, sourceDateEpoch: 2 }) }, { recipe: makeRecipe(variants[0]!, { ...inputs, installPrefix: '/opt' }) },
+    ]) {
       expect(variantKey({ ...base, ...change })).not.toBe(key);
     }
+  });
+
+  it('changes when a platform fact changes (QEMU memory), though no key input names it', () => {
+    const v = variants[0]!;
+    const more = { ...v, platform: { ...v.platform, qemu: { ...v.platform.qemu, memoryMiB: v.platform.qemu.memoryMiB * 2 } } };
+    expect(variantKey({ ...base, recipe: makeRecipe(more, inputs) })).not.toBe(variantKey(base));
   });
 });
 

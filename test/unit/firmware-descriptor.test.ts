@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { descriptorFileName, firmwareDescriptor, installDir } from '../../pipeline/export/firmware-descriptor.ts';
-import { firmwareDescriptorSchema } from '../../pipeline/export/qemu-firmware-schema.ts';
+import { descriptorFileName, firmwareDescriptor, installDir } from '../../pipeline/plan/firmware-descriptor.ts';
+import { firmwareDescriptorSchema } from '../../pipeline/plan/qemu-firmware-schema.ts';
 import { parse, withMatrix } from '../helpers/config.ts';
 
 const features = [

@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { VIRT_PFLASH_BYTES } from '../../pipeline/platforms.ts';
-import { launchScript } from '../../pipeline/export/launch-script.ts';
+import { launchScript } from '../../pipeline/plan/launch-script.ts';
 import { makeManifest } from '../../pipeline/export/manifest.ts';
 import { padImage } from '../../pipeline/export/pad.ts';
-import { fillArgv, qemuLaunch } from '../../pipeline/export/qemu-launch.ts';
+import { fillArgv, qemuLaunch } from '../../pipeline/plan/qemu-launch.ts';
 import { parse, withMatrix } from '../helpers/config.ts';
+import { makeRecipe } from '../../pipeline/plan/recipe.ts';
 
 const smmFeature = '  smm:\n    defines: { SMM_REQUIRE: true, SECURE_BOOT_ENABLE: true }\n    dsc: { X64: OvmfPkg/OvmfPkgIa32X64.dsc }';
 const variants = parse(withMatrix('  arch: [X64, IA32, AARCH64, ARM]\n  target: [DEBUG]\n  include: [{ arch: X64, features: smm }]\n', smmFeature)).variants;
@@ -61,9 +62,7 @@ describe('QEMU command line', () => {
 
 describe('launch.sh', () => {
   const manifest = makeManifest({
-    plan: { variant: byId('x64-debug'), key: 'k', argv: ['build'], env: {}, installPrefix: '/usr/share/x' },
-    seconds: 1,
-    reproducible: undefined,
+    plan: { variant: byId('x64-debug'), recipe: makeRecipe(byId('x64-debug'), { sourceDateEpoch: 1, installPrefix: '/usr/share/x' }), key: 'k', threads: 2 },
     source: { key: 'k', volume: 'v', description: 'd', origin: { kind: 'archive', location: '/d.tar' }, digests: [], components: [] },
     image: { id: 'sha256:1', tag: 't', digest: 'd', lock: 'l', snapshot: undefined, packages: [] },
     files: [],

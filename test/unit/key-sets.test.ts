@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUILTIN_KEY_SETS, MICROSOFT_OWNER, pinMismatch, REPO_CERTS } from '../../pipeline/config/key-sets.ts';
 import { sha256Hex } from '../../pipeline/checksums.ts';
-import { enrollArgv } from '../../pipeline/edk2-build/enroll-keys.ts';
-import { descriptorFileName, enrolledDescriptor, enrolledDescriptorFileName } from '../../pipeline/export/firmware-descriptor.ts';
+import { makeRecipe } from '../../pipeline/plan/recipe.ts';
+import { descriptorFileName, enrolledDescriptor, enrolledDescriptorFileName } from '../../pipeline/plan/firmware-descriptor.ts';
 import { enrolledLaunchScript, enrolledVarsName, fileMode } from '../../pipeline/layout.ts';
 import { errorOf, parse, withMatrix, DEFAULT_MATRIX, REPO } from '../helpers/config.ts';
 import { loadConfig, parseConfig } from '../../pipeline/config/load.ts';
@@ -60,7 +60,7 @@ describe('Secure Boot key sets', () => {
 
   it('enrolls with virt-fw-vars into a copy of the built store, names it and describes it as enrolled', () => {
     const v = parse(withMatrix('  arch: [X64]\n  features: [sb]\n  target: [DEBUG]\n', sbFeature('[snakeoil]'))).variants[0]!;
-    const argv = enrollArgv({ variant: v, key: 'k', argv: ['build'], env: {}, installPrefix: '/usr/share/x' }, v.keySets[0]!);
+    const argv = makeRecipe(v, { sourceDateEpoch: 1, installPrefix: '/usr/share/x' }).enrolments[0]!.argv;
     expect(argv.slice(0, 5)).toEqual(['virt-fw-vars', '--input', '/work/Build/Ovmf3264/DEBUG_GCC5/FV/OVMF_VARS.fd', '--output', '/work/Build/Ovmf3264/DEBUG_GCC5/FV/OVMF_VARS.snakeoil.fd']);
     expect(argv).toContain('--secure-boot');
     expect(argv.filter((a) => a.startsWith('--'))).toEqual(['--input', '--output', '--set-pk', '--add-kek', '--add-db', '--secure-boot']);

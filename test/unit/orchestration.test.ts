@@ -10,10 +10,12 @@ import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../pipeline/config/load.ts';
-import type { MatrixConfig, VariantOutcome } from '../../pipeline/domain.ts';
+import type { Manifest, MatrixConfig, VariantOutcome } from '../../pipeline/domain.ts';
 import type { ContainerSpec } from '../../pipeline/engine/engine.ts';
 import type { Reporter } from '../../pipeline/report/reporter.ts';
-import { runMatrix } from '../../pipeline/run.ts';
+import { planRun, runMatrix } from '../../pipeline/run.ts';
+import { buildCommandLine } from '../../pipeline/plan/build-command.ts';
+import { dryRunText } from '../../pipeline/cli/matrix-command.ts';
 import { FakeEngine, type Behaviour } from '../helpers/fake-engine.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -167,5 +169,37 @@ describe('a run against an engine in memory', () => {
     expect(again.outcomes.map((o) => o.status === 'built' && o.from)).toEqual(['up to date', 'up to date']);
     // The builder's package probe is cached: nothing at all starts.
     expect(e.containers.size).toBe(before);
+  });
+
+  it('rebuilds and re-exports a variant when one platform fact (QEMU memory) changes, and only that variant', async () => {
+    const f = await fixture();
+    const e = engine();
+    await run(e, f);
+    const x64 = f.config.variants.find((v) => v.id === 'x64-debug')!;
+    const before = JSON.parse(readFileSync(join(f.out, 'x64-debug', 'manifest.json'), 'utf8')) as Manifest;
+    const more = { ...x64, platform: { ...x64.platform, qemu: { ...x64.platform.qemu, memoryMiB: 4096 } } };
+    const changed = { ...f, config: { ...f.config, variants: f.config.variants.map((v) => (v.id === 'x64-debug' ? more : v)) } };
+    const again = await run(e, changed);
+    expect(again.outcomes.map((o) => o.status === 'built' && [o.id, o.from])).toEqual([['x64-debug', 'built'], ['ia32-debug', 'up to date']]);
+    const after = JSON.parse(readFileSync(join(f.out, 'x64-debug', 'manifest.json'), 'utf8')) as Manifest;
+    expect(after.key).not.toBe(before.key);
+    expect(after.qemu.argv.join(' ')).toContain('-m 4096');
+    expect(readFileSync(join(f.out, 'x64-debug', 'launch.sh'), 'utf8')).toContain("'4096'");
+  });
+
+  it('--dry-run prints, byte for byte, the command and environment the build container ran', async () => {
+    const f = await fixture();
+    const e = engine();
+    await run(e, f);
+    const { plans } = await planRun(f.config, f.config.variants, 1, f.cache, reporter(), new AbortController().signal);
+    for (const plan of plans) {
+      const build = [...e.containers.values()].find((c) => c.spec.cmd[0] === 'edk2-build-variant' && c.spec.labels['edk2-matrix.variant'] === plan.recipe.id)!;
+      // What the container ran, less the two knobs that only change speed and robustness.
+      const { EDK2_MATRIX_CCACHE: _ccache, EDK2_MATRIX_WATCHDOG: _watchdog, ...env } = build.spec.env!;
+      const ran = buildCommandLine(env, build.spec.cmd.slice(1));
+      const printed = dryRunText(plans).split('\n').find((l) => l.startsWith('  build:  ') && l.includes(plan.recipe.dsc) && l.includes(plan.recipe.target))!;
+      expect(printed).toBe(`  build:  ${ran}`);
+      expect(JSON.parse(readFileSync(join(f.out, plan.recipe.id, 'manifest.json'), 'utf8')).key).toBe(plan.key);
+    }
   });
 });

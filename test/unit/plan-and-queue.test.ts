@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildArgs, buildEnv, fvDir } from '../../pipeline/plan/build-command.ts';
+import { buildArgs, buildArguments, buildEnv, fvDir } from '../../pipeline/plan/build-command.ts';
 import { selectVariants } from '../../pipeline/config/select.ts';
 import { schedule } from '../../pipeline/queue/schedule.ts';
 import { planVariants } from '../../pipeline/plan/plan-variants.ts';
@@ -9,10 +9,10 @@ const GiB = 2 ** 30;
 const variants = parse(withMatrix('  arch: [X64, AARCH64, ARM]\n  features: [none, secureboot+network]\n  target: [DEBUG]\n')).variants;
 
 describe('build command', () => {
-  it('passes arch, toolchain, target, platform, threads, then defines sorted by name', () => {
+  it('passes arch, toolchain, target, platform, then defines sorted by name', () => {
     const v = variants.find((x) => x.id === 'x64-secureboot-network-debug')!;
-    expect(buildArgs(v, 2)).toEqual([
-      '-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc', '-n', '2',
+    expect(buildArgs(v)).toEqual([
+      '-a', 'X64', '-t', 'GCC5', '-b', 'DEBUG', '-p', 'OvmfPkg/OvmfPkgX64.dsc',
       '-D', 'NETWORK_HTTP_BOOT_ENABLE=TRUE', '-D', 'NETWORK_IP6_ENABLE=TRUE', '-D', 'NETWORK_TLS_ENABLE=TRUE', '-D', 'SECURE_BOOT_ENABLE=TRUE',
     ]);
   });
@@ -42,18 +42,19 @@ describe('build command', () => {
 describe('plan', () => {
   const inputs = { sourceKey: 's', builderDigest: 'b'.repeat(64), sourceDateEpoch: 1, installPrefix: '/usr/share/x/{id}', threads: 2 };
 
-  it('carries the whole recipe: build argv with the run\'s threads, environment, key and install prefix', () => {
+  it('carries the whole recipe: build arguments, environment, install paths; the run\'s threads beside it', () => {
     const [plan] = planVariants([variants[0]!], inputs);
-    expect(plan).toEqual({
-      variant: variants[0], key: expect.stringMatching(/^[0-9a-f]{64}$/), argv: ['build', ...buildArgs(variants[0]!, 2)],
-      env: buildEnv(variants[0]!, 1), installPrefix: '/usr/share/x/{id}',
-    });
+    expect(plan).toMatchObject({ variant: variants[0], key: expect.stringMatching(/^[0-9a-f]{64}$/), threads: 2 });
+    expect(plan!.recipe.build).toEqual({ args: buildArgs(variants[0]!), env: buildEnv(variants[0]!, 1), dir: 'Build/OvmfX64/DEBUG_GCC5' });
+    expect(plan!.recipe.install).toEqual({ prefix: '/usr/share/x/{id}', dir: '/usr/share/x/x64-debug' });
+    expect(buildArguments(plan!)).toEqual([...buildArgs(variants[0]!), '-n', '2']);
   });
 
   it('keys a variant the same whatever the threads, since -n does not change the output', () => {
     const [two] = planVariants([variants[0]!], inputs);
     const [eight] = planVariants([variants[0]!], { ...inputs, threads: 8 });
-    expect(eight!.argv).toContain('8');
+    expect(buildArguments(eight!)).toContain('8');
+    expect(eight!.recipe).toEqual(two!.recipe);
     expect(eight!.key).toBe(two!.key);
   });
 });

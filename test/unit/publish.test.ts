@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { MANIFEST_FORMAT } from '../../pipeline/domain.ts';
 import { artifactSums, IndexWriter, makeIndex, pruneArtifacts, writeIndex, type VariantDir } from '../../pipeline/export/artifacts-index.ts';
 import { publishDirectory } from '../../pipeline/host/atomic-publish.ts';
 import { checkOutDir, markOutDir } from '../../pipeline/export/ownership.ts';
@@ -40,15 +41,15 @@ describe('atomic publication', () => {
 });
 
 const manifest = (id: string, files: { path: string; sha256: string; size: number }[]) => ({
-  generator: 'edk2-matrix', formatVersion: 1, id, arch: 'X64', target: 'DEBUG', toolchain: 'GCC5', features: [], dsc: 'd', defines: {}, pcds: {},
-  build: { argv: [], seconds: 1 }, source: { description: '', key: '', digests: [] }, builder: { image: '', packages: [] },
+  generator: 'edk2-matrix', formatVersion: MANIFEST_FORMAT, id, arch: 'X64', target: 'DEBUG', toolchain: 'GCC5', features: [], dsc: 'd', defines: {}, pcds: {},
+  build: { args: [], env: {} }, source: { description: '', key: '', digests: [] }, builder: { packages: [] },
   files, qemu: { binary: 'q', code: 'c', varsTemplate: 'v', argv: [] }, descriptor: '60-edk2-x.json',
 });
 
 describe('index and checksums', () => {
   const dirs: VariantDir[] = [
-    { manifest: manifest('b', [{ path: 'OVMF_CODE.fd', sha256: 'c0de', size: 4 }]) as never, extras: [{ path: 'manifest.json', sha256: 'aa', size: 2 }], boot: undefined },
-    { manifest: manifest('a', [{ path: 'QEMU_EFI-pflash.raw', sha256: 'ef1', size: 67108864 }]) as never, extras: [{ path: 'manifest.json', sha256: 'bb', size: 2 }], boot: undefined },
+    { manifest: manifest('b', [{ path: 'OVMF_CODE.fd', sha256: 'c0de', size: 4 }]) as never, extras: [{ path: 'manifest.json', sha256: 'aa', size: 2 }], boot: undefined, record: undefined },
+    { manifest: manifest('a', [{ path: 'QEMU_EFI-pflash.raw', sha256: 'ef1', size: 67108864 }]) as never, extras: [{ path: 'manifest.json', sha256: 'bb', size: 2 }], boot: undefined, record: undefined },
   ];
 
   it('writes sha256sum -c lines with paths relative to the artifacts dir, sorted', () => {
@@ -118,7 +119,7 @@ describe('a run removes or replaces only what carries its mark', () => {
     expect(readdirSync(join(out, 'failed'))).toEqual(['mythesis']);
     mkdirSync(join(out, 'x64-debug'));
     writeFileSync(join(out, 'x64-debug', 'mine.txt'), 'x');
-    await expect(publishVariant(out, 'x64-debug', [{ name: 'OVMF_CODE.fd', data: 'new' }])).rejects.toThrow(/x64-debug: .*x64-debug exists and was not written by edk2-matrix/);
+    await expect(publishVariant(out, 'x64-debug', 'k', [{ name: 'OVMF_CODE.fd', data: 'new' }], log)).rejects.toThrow(/x64-debug: .*x64-debug exists and was not written by edk2-matrix/);
     expect(readdirSync(join(out, 'x64-debug'))).toEqual(['mine.txt']);
   });
 });

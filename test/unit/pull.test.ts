@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Receipt } from '../../pipeline/domain.ts';
 import { CancelledError } from '../../pipeline/errors.ts';
-import { firmwareDescriptorSchema } from '../../pipeline/export/qemu-firmware-schema.ts';
+import { firmwareDescriptorSchema } from '../../pipeline/plan/qemu-firmware-schema.ts';
 import { checkInstall } from '../../pipeline/pull/check-install.ts';
 import { installRelease } from '../../pipeline/pull/install.ts';
 import { installPaths, type InstallPaths } from '../../pipeline/pull/install-paths.ts';
@@ -54,7 +54,7 @@ describe('pull into a user install', () => {
     await install(paths, await release(root));
     const data = join(root, 'data', 'edk2-matrix');
     expect(readlinkSync(join(data, 'x64-debug'))).toMatch(/^\.store\/x64-debug-[0-9a-f]{16}$/);
-    expect(readdirSync(join(data, 'x64-debug')).sort()).toEqual(['60-edk2-x64-debug.json', 'OVMF_CODE.fd', 'OVMF_VARS.fd', 'boot.json', 'build.log', 'launch.sh', 'manifest.json']);
+    expect(readdirSync(join(data, 'x64-debug')).sort()).toEqual(['60-edk2-x64-debug.json', 'OVMF_CODE.fd', 'OVMF_VARS.fd', 'boot.json', 'launch.sh', 'manifest.json']);
     expect(lstatSync(join(data, 'x64-debug', 'launch.sh')).mode & 0o777).toBe(0o755);
     const descriptors = readdirSync(join(root, 'config', 'qemu', 'firmware'));
     expect(descriptors.sort()).toEqual(['90-edk2-matrix-aarch64-debug.json', '90-edk2-matrix-x64-debug.json']);

@@ -1,6 +1,15 @@
 /** `launch.sh`: the manifest's argv as a runnable script, arguments appended. */
-import type { LaunchFacts } from './manifest.ts';
+import type { Arch, QemuLaunch, Target } from '../domain.ts';
 import { CODE_PLACEHOLDER, VARS_PLACEHOLDER } from './qemu-launch.ts';
+
+/** What launch.sh is rendered from: the variant and how QEMU boots it. */
+export interface LaunchFacts {
+  readonly id: string;
+  readonly arch: Arch;
+  readonly target: Target;
+  readonly features: readonly string[];
+  readonly qemu: QemuLaunch;
+}
 
 const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 

@@ -5,6 +5,7 @@
  */
 import { isSmm } from '../config/variant-facts.ts';
 import type { QemuLaunch, Variant } from '../domain.ts';
+import { archFacts } from '../platforms.ts';
 
 export const CODE_PLACEHOLDER = '${CODE}';
 export const VARS_PLACEHOLDER = '${VARS}';
@@ -23,7 +24,8 @@ export function qemuLaunch(variant: Variant, code: string, varsTemplate: string)
     ...(smm ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
     '-nodefaults', '-display', 'none', '-serial', 'stdio',
   ];
-  return { binary: q.binary, code, varsTemplate, argv };
+  const facts = archFacts(variant.arch);
+  return { binary: q.binary, code, varsTemplate, argv, removableBootFile: facts.removableBootFile, kvmHostArch: facts.kvmHostArch };
 }
 
 /** argv with the placeholders filled; commas in paths are doubled, as QEMU options need. */
