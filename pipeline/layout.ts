@@ -1,7 +1,7 @@
 /**
  * The name and mode of every file edk2-matrix writes: the artifacts directory a run publishes,
  * the release `release assemble` makes from it, and the install `pull` makes from a release.
- * Every stage takes names from here; DESIGN.md shows the same layout as a picture.
+ * Every stage takes names from here; docs/architecture.md shows the same layout as a picture.
  */
 
 // ─── artifacts/ (npm run matrix) ───────────────────────────────────────────────────────────

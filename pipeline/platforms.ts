@@ -3,7 +3,7 @@
  * writes, what is exported, how QEMU starts the result, what a descriptor calls it. Adding an
  * architecture means one entry in ARCH_TABLE (the compiler then asks for every field), the
  * DSC that builds it in DSC_TABLE, its cross compiler in the builder's Dockerfile, and a line
- * in matrix.yaml. See DESIGN.md's platform table.
+ * in matrix.yaml. See docs/architecture.md, "Platform facts", and docs/adding-an-architecture.md.
  */
 import type { FirmwareOutput, Platform } from './domain.ts';
 
