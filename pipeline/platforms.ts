@@ -5,7 +5,7 @@
  * missing), DSC_TABLE one per platform DSC; test/unit/platforms.test.ts checks what the
  * compiler cannot (every architecture has a DSC, pad sizes, machines). The recipe (plan/)
  * reads these facts, so a change here changes every affected content key by itself.
- * docs/architecture.md lists what else adding an architecture touches.
+ * docs/adding-an-architecture.md lists every other file adding an architecture touches.
  */
 import type { Arch, FirmwareOutput, Platform } from './domain.ts';
 

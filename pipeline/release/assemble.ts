@@ -1,6 +1,6 @@
 /**
  * `release assemble`: merges the artifacts directories of CI shards into one release (the
- * layout of DESIGN.md, "Releases and downstream"). Every file of every variant is re-verified
+ * layout of docs/architecture.md, "The release"). Every file of every variant is re-verified
  * against its manifest and every shard is checked against the others (same source, same
  * builder image, no variant twice, every declared variant present) before anything is
  * written; the release is written into a temporary sibling and renamed into place at once.

@@ -62,7 +62,7 @@ async function brokenLink(dir: string, k: SecretKey = key): Promise<string> {
 const fileOf = (dir: string, name: string) => readFileSync(join(dir, name));
 
 describe('release assemble', () => {
-  it('writes the release layout of DESIGN.md from two shards', async () => {
+  it('writes the release layout of docs/architecture.md from two shards', async () => {
     const out = await released(tempDir('rel-'));
     expect(readdirSync(out).sort()).toEqual([
       'SHA256SUMS', 'SHA256SUMS.minisig', 'aarch64-debug.cdx.json', 'aarch64-debug.tar.xz', 'index.json',
