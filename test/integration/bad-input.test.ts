@@ -1,25 +1,37 @@
 /**
  * Bad input, against the real engine: every problem in matrix.yaml or on the command line is
  * one clear error (what, where, what would be valid) with exit status 2, and nothing changes:
- * the artifacts directory is untouched and no container or volume is created.
+ * the whole artifacts directory and the whole cache directory (a private one, seeded with the
+ * verified edk2 source and what the define check learnt from it) are exactly as they were —
+ * paths, sizes, modes, times and contents — and no container, volume or image is created.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { matrixCommand } from '../../pipeline/cli/matrix-command.ts';
+import { defaultCacheDir, matrixCommand } from '../../pipeline/cli/matrix-command.ts';
+import type { Log, SourceSpec } from '../../pipeline/domain.ts';
 import { DockerEngine } from '../../pipeline/engine/docker-engine.ts';
+import type { Labelled } from '../../pipeline/engine/engine.ts';
+import { LABEL_OWNER } from '../../pipeline/engine/run-scope.ts';
 import { MatrixError } from '../../pipeline/errors.ts';
-import { defaultText, REPO } from '../helpers/config.ts';
-import { snapshot } from '../helpers/snapshot.ts';
+import { pidAlive } from '../../pipeline/host/pid-alive.ts';
+import { fetchVerified } from '../../pipeline/source/download.ts';
+import { loadSourceFacts } from '../../pipeline/source/source-facts.ts';
+import { defaultText, parse, REPO } from '../helpers/config.ts';
+import { treeChanges, treeState } from '../helpers/tree-state.ts';
 
 const exec = promisify(execFile);
 const engine = new DockerEngine();
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-bad-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const out = join(work, 'artifacts');
+/** Private to this file: runs of other files sharing the default cache neither disturb nor are disturbed. */
+const cache = join(work, 'cache');
+const log: Log = { info: () => {}, warn: (m) => process.stderr.write(`bad-input seeding: ${m}\n`) };
+const signal = new AbortController().signal;
 
 /** The default matrix, its relative paths made absolute so it can live in a temp dir. */
 const base = defaultText.replace('dockerfile: dockerfiles/builder', `dockerfile: ${REPO}dockerfiles/builder`);
@@ -98,45 +110,135 @@ const cases: Case[] = [
 ];
 
 
-async function engineState(): Promise<string> {
-  const r = await engine.findLabelled({ 'edk2-matrix': '1' });
-  return JSON.stringify({ containers: r.containers.map((c) => c.id).sort(), volumes: r.volumes.map((v) => v.id).sort() });
+/**
+ * Puts the verified source downloads into `dir`: copied (and checked again) from the first of
+ * `from` that has them, else fetched as a run would, from the mirror.
+ */
+async function seedDownloads(dir: string, spec: SourceSpec, from: readonly string[]): Promise<void> {
+  if (spec.kind !== 'debian' && spec.kind !== 'archive') throw new Error(`bad-input seeds only debian and archive sources, not ${spec.kind}`);
+  for (const f of spec.kind === 'debian' ? spec.files : [spec.file]) {
+    const copy = from.map((c) => join(c, 'downloads', `${f.sha256}-${f.name}`)).find((p) => existsSync(p));
+    if (copy) await fetchVerified(copy, f.sha256, f.name, dir, log, signal);
+  }
 }
 
-beforeAll(() => {
+/**
+ * Containers, volumes and images of this process or of dead runs of this host: what a bad-input
+ * run could create or (sweeping leftovers) remove. Those of other live runs — another test file
+ * building in parallel — come and go on their own and are left out.
+ */
+async function engineState(): Promise<string> {
+  const me = `${hostname()}:${process.pid}`;
+  const watched = (r: Labelled) => {
+    const owner = r.labels[LABEL_OWNER] ?? '';
+    const [host, pid] = owner.split(':');
+    return owner === me || (host === hostname() && !pidAlive(Number(pid)));
+  };
+  const r = await engine.findLabelled({ 'edk2-matrix': '1' });
+  const ids = (list: readonly Labelled[]) => list.filter(watched).map((x) => x.id).sort();
+  return JSON.stringify({ containers: ids(r.containers), volumes: ids(r.volumes), images: ids(r.images) });
+}
+
+/** Every change `act` makes to the artifacts and cache trees, one line per path; none is []. */
+async function changesDuring(act: () => Promise<void>, roots: Record<string, string> = { artifacts: out, cache }): Promise<string[]> {
+  const before = treeState(roots);
+  await act();
+  return treeChanges(before, treeState(roots));
+}
+
+/** What `matrixCommand` throws for `args` (with the private cache), or undefined. */
+const errorOf = (args: readonly string[], cacheDir = cache) =>
+  matrixCommand([...args, '--cache-dir', cacheDir], signal).then(() => undefined, (err: unknown) => err);
+
+beforeAll(async () => {
   // An earlier, good publication that bad input must leave exactly as it is.
   mkdirSync(join(out, 'x64-debug'), { recursive: true });
   writeFileSync(join(out, 'x64-debug', 'OVMF_CODE.fd'), 'earlier build');
   writeFileSync(join(out, 'index.json'), '{"generator":"edk2-matrix","formatVersion":1,"variants":[]}\n');
-});
+  // A cache as a run leaves it: the verified source, and the define catalogue read from it
+  // (the define check reads the catalogue; without it, that case would fill the cache).
+  const spec = parse(base).source;
+  await seedDownloads(cache, spec, [defaultCacheDir()]);
+  await loadSourceFacts(spec, cache, log, signal);
+}, 15 * 60_000);
 
 describe('bad input is refused with one clear error, exit status 2, and nothing touched', () => {
   it.each(cases.map((c) => [c.name, c] as const))('rejects %s', async (_name, c) => {
     const config = join(work, 'matrix.yaml');
     writeFileSync(config, c.edit ? c.edit(base) : base);
-    const before = { files: snapshot(out), engine: await engineState() };
+    const engineBefore = await engineState();
     let error: unknown;
-    try {
-      await matrixCommand(['--config', config, '--out', out, ...(c.args ?? [])], new AbortController().signal);
-    } catch (err) {
-      error = err;
-    }
+    const changes = await changesDuring(async () => {
+      error = await errorOf(['--config', config, '--out', out, ...(c.args ?? [])]);
+    });
     expect(error).toBeInstanceOf(MatrixError);
     const e = error as MatrixError;
     expect(e.oneLine.replaceAll(work, '').replace(/^\/matrix\.yaml/, 'matrix.yaml')).toMatch(c.error);
     expect(e.oneLine).not.toContain('\n');
     expect(e.exitCode).toBe(2);
-    expect(snapshot(out)).toEqual(before.files);
-    expect(await engineState()).toBe(before.engine);
+    expect(changes, 'what bad input changed in the artifacts and cache directories').toEqual([]);
+    expect(await engineState()).toBe(engineBefore);
   }, 120_000);
 
   it('exits 2 from the command line with the error on one line of stderr', async () => {
     const config = join(work, 'cli.yaml');
     writeFileSync(config, base.replace('version: 1', 'version: 3'));
-    const r = await exec('npm', ['run', '-s', 'matrix', '--', '--config', config, '--out', out], { cwd: REPO }).then(
-      () => ({ code: 0, stderr: '' }), (err: { code: number; stderr: string }) => err);
+    let r = { code: 0, stderr: '' };
+    const changes = await changesDuring(async () => {
+      r = await exec('npm', ['run', '-s', 'matrix', '--', '--config', config, '--out', out, '--cache-dir', cache], { cwd: REPO }).then(
+        () => ({ code: 0, stderr: '' }), (err: { code: number; stderr: string }) => err);
+    });
     expect(r.code).toBe(2);
     const lines = r.stderr.split('\n').filter((l) => l && !l.startsWith('npm warn'));
     expect(lines).toEqual([expect.stringMatching(/^edk2-matrix: .*cli\.yaml:\d+:10: version: expected 1 \(the only schema version\)$/)]);
+    expect(changes).toEqual([]);
   }, 60_000);
+});
+
+describe('the nothing-touched check can fail', () => {
+  it('reports every file added, rewritten, re-moded, re-timed or removed, and every directory added', async () => {
+    const config = join(work, 'self-check.yaml');
+    writeFileSync(config, base.replace('version: 1', 'version: 2'));
+    writeFileSync(join(out, 'x64-debug', 'build.log'), 'a log of the earlier build\n');
+    const changes = await changesDuring(async () => {
+      expect(await errorOf(['--config', config, '--out', out])).toBeInstanceOf(MatrixError);
+      // What a careless run might do. The old check (digests of the files in artifacts/) saw
+      // only the first two: not a new empty directory, a mode, a time, nor anything in the cache.
+      writeFileSync(join(out, 'x64-debug', 'OVMF_CODE.fd'), 'later build!!');
+      rmSync(join(out, 'x64-debug', 'build.log'));
+      mkdirSync(join(out, 'arm-debug'));
+      chmodSync(join(out, 'index.json'), 0o600);
+      utimesSync(join(cache, 'source-facts'), new Date(0), new Date(0));
+      writeFileSync(join(cache, 'stray.lock'), '');
+    });
+    expect(changes).toEqual([
+      expect.stringMatching(/^changed artifacts: mtime \S+ -> \S+, ctime /),
+      expect.stringMatching(/^added artifacts\/arm-debug \(dir 7[0-7]{2}\)$/),
+      expect.stringMatching(/^changed artifacts\/index\.json: mode 6[0-7]{2} -> 600, ctime /),
+      expect.stringMatching(/^changed artifacts\/x64-debug: mtime \S+ -> \S+, ctime /),
+      expect.stringMatching(/^changed artifacts\/x64-debug\/OVMF_CODE\.fd: sha256 [0-9a-f]{12} -> [0-9a-f]{12}, mtime .*, ctime /),
+      expect.stringMatching(/^removed artifacts\/x64-debug\/build\.log \(file 6[0-7]{2}, 27 bytes\)$/),
+      expect.stringMatching(/^changed cache: mtime \S+ -> \S+, ctime /),
+      expect.stringMatching(/^changed cache\/source-facts: mtime \S+ -> 1970-01-01T00:00:00\.000000000Z, ctime /),
+      expect.stringMatching(/^added cache\/stray\.lock \(file 6[0-7]{2}, 0 bytes\)$/),
+    ]);
+  });
+
+  it('sees the define check fill a cache that lacks its catalogue (what the seeding spares the cases)', async () => {
+    const bare = join(work, 'bare-cache');
+    await seedDownloads(bare, parse(base).source, [cache]);
+    const config = join(work, 'define.yaml');
+    writeFileSync(config, x64Only(base.replace('defines: {}', 'defines: { SECURE_BOOT_ENABLED: true }')));
+    let error: unknown;
+    const changes = await changesDuring(async () => {
+      error = await errorOf(['--config', config, '--out', out], bare);
+    }, { artifacts: out, cache: bare });
+    expect(error).toBeInstanceOf(MatrixError);
+    expect((error as MatrixError).oneLine).toMatch(/does not declare the define SECURE_BOOT_ENABLED/);
+    expect(changes).toEqual([
+      expect.stringMatching(/^changed cache: mtime /),
+      expect.stringMatching(/^added cache\/source-facts \(dir /),
+      expect.stringMatching(/^added cache\/source-facts\/[0-9a-f]{32}\.json \(file 6[0-7]{2}, \d+ bytes\)$/),
+    ]);
+  }, 10 * 60_000);
 });
