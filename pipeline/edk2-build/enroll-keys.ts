@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { pack } from 'tar-stream';
 import type { Readable } from 'node:stream';
 import type { BuilderImage, BuildPlan, EnrolledCert, KeySet } from '../domain.ts';
-import { followOutputToFile } from '../engine/output-log.ts';
+import { runToCompletion } from '../engine/run-to-completion.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
-import { BuildError, CancelledError } from '../errors.ts';
+import { BuildError } from '../errors.ts';
 import { enrolledVarsName } from '../layout.ts';
 import { fvDir, WORKSPACE } from '../plan/build-command.ts';
 
@@ -53,8 +53,7 @@ async function certsTar(set: KeySet): Promise<Readable> {
 export async function enrollKeySets(scope: RunScope, image: BuilderImage, plan: BuildPlan, workVolume: string, logPath: string, signal: AbortSignal): Promise<void> {
   const { variant } = plan;
   for (const set of variant.keySets) {
-    if (signal.aborted) throw new CancelledError();
-    const container = await scope.createContainer({
+    const { exitCode, lastLines } = await runToCompletion(scope, {
       image: image.id,
       cmd: enrollArgv(plan, set),
       user: 'builder',
@@ -63,18 +62,13 @@ export async function enrollKeySets(scope: RunScope, image: BuilderImage, plan: 
       tmpfs: { '/tmp': 'rw,size=64m' },
       network: 'none',
       hardened: true,
-    }, 'build', { [LABEL_VARIANT]: variant.id });
-    try {
-      await container.putArchive(WORKSPACE, await certsTar(set));
-      await container.start();
-      const { lastLines } = await followOutputToFile(container, logPath, () => {}, true);
-      const { exitCode } = await container.wait();
-      if (signal.aborted) throw new CancelledError();
-      if (exitCode !== 0) {
-        throw new BuildError(variant.id, 'exit-status', `enrolling the ${set.name} keys failed (virt-fw-vars exited ${exitCode}): ${lastLines.slice(-2).join(' | ')}`, exitCode, logPath, [...lastLines]);
-      }
-    } finally {
-      await scope.removeContainer(container).catch(() => {});
+    }, {
+      role: 'build', labels: { [LABEL_VARIANT]: variant.id }, signal,
+      put: async (c) => c.putArchive(WORKSPACE, await certsTar(set)),
+      log: { path: logPath, append: true },
+    });
+    if (exitCode !== 0) {
+      throw new BuildError(variant.id, 'exit-status', `enrolling the ${set.name} keys failed (virt-fw-vars exited ${exitCode}): ${lastLines.slice(-2).join(' | ')}`, exitCode, logPath, [...lastLines]);
     }
   }
 }
