@@ -12,6 +12,8 @@ interface Common {
   readonly short?: string;
   /** Help text; further lines continue it. */
   readonly help: string;
+  /** Listed under this heading instead of "Options" (e.g. "Options for assemble"). */
+  readonly section?: string;
 }
 
 /** A switch: true when given. */
@@ -107,6 +109,11 @@ function hint(spec: CommandSpec<OptionSpecs>): string {
   return `see ${spec.command} -- --help`;
 }
 
+/** Bad usage the declarations cannot see (a missing subcommand argument): worded like the rest. */
+export function usageError(spec: CommandSpec<OptionSpecs>, message: string): UsageError {
+  return new UsageError(message, hint(spec));
+}
+
 /**
  * Milliseconds in a duration written with its units: `90s`, `45m`, `1h30m`, `0.5m`. A bare
  * number is refused: a unit kept in the head is how a build gets 90 seconds instead of 90 minutes.
@@ -174,7 +181,7 @@ function convert(spec: CommandSpec<OptionSpecs>, name: string, o: OptionSpec, te
 /** Parses `argv` against the command's declarations; bad usage is a UsageError (exit 2). */
 export function parseOptions<O extends OptionSpecs>(spec: CommandSpec<O>, argv: readonly string[]): Parsed<O> {
   const all: Record<string, OptionSpec> = { ...spec.options, help: HELP_OPTION };
-  const usage = (message: string, what = hint(spec)) => new UsageError(message, what);
+  const usage = (message: string, what?: string) => (what ? new UsageError(message, what) : usageError(spec, message));
   // Parsed loosely, then checked here token by token: one wording for every mistake.
   const { tokens } = parseArgs({
     args: [...argv],
@@ -201,8 +208,8 @@ export function parseOptions<O extends OptionSpecs>(spec: CommandSpec<O>, argv: 
       values[name] = true;
       continue;
     }
-    // `--out --list`: the next option is not a value.
-    if (t.value === undefined || (!t.inlineValue && t.value.startsWith('-') && t.value.length > 1)) {
+    // `--out --list`: the next option is not a value (a negative number is, and is refused as one).
+    if (t.value === undefined || (!t.inlineValue && /^--?[A-Za-z]/.test(t.value))) {
       throw usage(`--${name}: needs a value`, `${example(name, o)}; ${hint(spec)}`);
     }
     const value = convert(spec, name, o, t.value);
@@ -235,6 +242,11 @@ function optionLine(name: string, o: OptionSpec): string {
 /** The command's `--help`, from its declarations. */
 export function renderHelp<O extends OptionSpecs>(spec: CommandSpec<O>): string {
   const usage = spec.usage.map((u, i) => `${i ? '       ' : 'Usage: '}${spec.command} -- ${u}`).join('\n');
-  const options = Object.entries({ ...spec.options, help: HELP_OPTION }).map(([name, o]) => optionLine(name, o)).join('\n');
-  return `${usage}\n\n${spec.about.trimEnd()}\n\nOptions:\n${options}\n${spec.footer ? `\n${spec.footer.trimEnd()}\n` : ''}`;
+  const sections = new Map<string, string[]>([['Options', []]]);
+  for (const [name, o] of Object.entries({ ...spec.options, help: HELP_OPTION })) {
+    const heading = o.section ?? 'Options';
+    sections.set(heading, [...sections.get(heading) ?? [], optionLine(name, o)]);
+  }
+  const options = [...sections].map(([heading, lines]) => `${heading}:\n${lines.join('\n')}\n`).join('\n');
+  return `${usage}\n\n${spec.about.trimEnd()}\n\n${options}${spec.footer ? `\n${spec.footer.trimEnd()}\n` : ''}`;
 }
