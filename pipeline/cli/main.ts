@@ -6,6 +6,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import { describeError, MatrixError } from '../errors.ts';
+import type { Command, CommandContext } from './command-context.ts';
 
 /** Signals closer together than this are one interrupt delivered twice. */
 const SAME_INTERRUPT_MS = 500;
@@ -13,7 +14,7 @@ const SAME_INTERRUPT_MS = 500;
 /** Signals whose default action ends the process: each is handled like Ctrl-C. */
 export const ENDING_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
 
-export function runCommand(main: (argv: readonly string[], signal: AbortSignal) => Promise<number>, argv = process.argv.slice(2)): void {
+export function runCommand(main: Command, argv = process.argv.slice(2)): void {
   const controller = new AbortController();
   // Every queued variant and running build listens to it: more than Node's default of 10.
   setMaxListeners(0, controller.signal);
@@ -37,22 +38,30 @@ export function runCommand(main: (argv: readonly string[], signal: AbortSignal) 
       if (err.code !== 'EPIPE') throw err;
     });
   }
-  main(argv, controller.signal).then(
-    (code) => {
-      process.exitCode = controller.signal.aborted ? 130 : code;
-    },
-    (err: unknown) => {
-      // After an interrupt, what failed next (a killed container, a cancelled request) is only
-      // its consequence: the interrupt is the one thing to report.
-      if (controller.signal.aborted) {
-        process.stderr.write(`edk2-matrix: interrupted by ${(controller.signal.reason as Error).message}; stopped and cleaned up\n`);
-        process.exitCode = 130;
-        return;
-      }
-      process.stderr.write(`edk2-matrix: ${describeError(err)}\n`);
-      // An unexpected error's stack helps a bug report.
-      if (!(err instanceof MatrixError) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-      process.exitCode = err instanceof MatrixError ? err.exitCode : 1;
-    },
-  );
+  void runToExit(main, argv, controller.signal).then((code) => {
+    process.exitCode = code;
+  });
+}
+
+/**
+ * Runs a command to its exit status: what it returns, 130 once interrupted, or the status of
+ * the error that ended it, told on one line of stderr.
+ */
+export async function runToExit(main: Command, argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {
+  const stderr = ctx.stderr ?? process.stderr;
+  try {
+    const code = await main(argv, signal, ctx);
+    return signal.aborted ? 130 : code;
+  } catch (err) {
+    // After an interrupt, what failed next (a killed container, a cancelled request) is only
+    // its consequence: the interrupt is the one thing to report.
+    if (signal.aborted) {
+      stderr.write(`edk2-matrix: interrupted by ${(signal.reason as Error).message}; stopped and cleaned up\n`);
+      return 130;
+    }
+    stderr.write(`edk2-matrix: ${describeError(err)}\n`);
+    // An unexpected error's stack helps a bug report.
+    if (!(err instanceof MatrixError) && err instanceof Error && err.stack) stderr.write(`${err.stack}\n`);
+    return err instanceof MatrixError ? err.exitCode : 1;
+  }
 }

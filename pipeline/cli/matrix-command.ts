@@ -12,7 +12,7 @@ import { selectVariants } from '../config/select.ts';
 import type { BuildPlan, Variant } from '../domain.ts';
 import { cleanLeftovers } from '../engine/leftovers.ts';
 import { pruneCaches } from './prune-cache.ts';
-import { DockerEngine } from '../engine/docker-engine.ts';
+import { commandIo, type CommandContext } from './command-context.ts';
 import { schedule } from '../queue/schedule.ts';
 import { createReporter } from '../report/create-reporter.ts';
 import { planRun, runMatrix } from '../run.ts';
@@ -52,19 +52,20 @@ export function dryRunText(plans: readonly BuildPlan[]): string {
   ].join('\n')).join('\n') + '\n';
 }
 
-export async function matrixCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
+export async function matrixCommand(argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {
   const opts: CliOptions = parseCli(argv);
+  const { stdout, stderr, engine: engineOf } = commandIo(ctx);
   if (opts.help) {
-    process.stdout.write(HELP);
+    stdout.write(HELP);
     return 0;
   }
-  const engine = new DockerEngine();
   if (opts.clean) {
+    const engine = engineOf();
     await engine.ping();
     const r = await cleanLeftovers(engine);
-    process.stdout.write(`removed ${r.containers} container(s) and ${r.volumes} volume(s) left by earlier runs` +
+    stdout.write(`removed ${r.containers} container(s) and ${r.volumes} volume(s) left by earlier runs` +
       `${r.spared ? `; spared ${r.spared} of a run still going` : ''}\n`);
-    for (const p of r.problems) process.stderr.write(`edk2-matrix: could not remove ${p}\n`);
+    for (const p of r.problems) stderr.write(`edk2-matrix: could not remove ${p}\n`);
     return r.problems.length ? 1 : 0;
   }
   const loaded = loadConfig(opts.config);
@@ -72,40 +73,41 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   const variants = selectVariants(config.variants, opts.only);
   const plan = schedule({
     cores: availableParallelism(), memoryBytes: totalmem(), variants: variants.length, jobs: opts.jobs, threads: opts.threads,
-    buildMemoryBytes: opts.memoryGiB === undefined ? undefined : Math.round(opts.memoryGiB * 2 ** 30),
+    buildMemoryBytes: opts.memory === undefined ? undefined : Math.round(opts.memory * 2 ** 30),
   });
   if (opts.list) {
-    process.stdout.write(listVariants(variants, opts.json));
+    stdout.write(listVariants(variants, opts.json));
     return 0;
   }
   const outDir = resolve(opts.out);
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
+  const reporter = createReporter(stderr);
   if (opts.dryRun) {
     // The same plans the run builds: the source is verified (downloaded if need be) for its date and defines.
-    const { plans } = await planRun(config, variants, plan.threads, cacheDir, createReporter(), signal);
-    process.stdout.write(dryRunText(plans));
+    const { plans } = await planRun(config, variants, plan.threads, cacheDir, reporter, signal);
+    stdout.write(dryRunText(plans));
     return 0;
   }
+  const engine = engineOf();
   if (opts.updateBuilderLock) {
-    process.stdout.write(await updateLock(engine, config.builder, createReporter(), signal));
+    stdout.write(await updateLock(engine, config.builder, reporter, signal));
     return 0;
   }
   if (opts.builderOnly) {
-    process.stdout.write(await builderOnly(engine, config.builder, cacheDir, createReporter(), signal));
+    stdout.write(await builderOnly(engine, config.builder, cacheDir, reporter, signal));
     return 0;
   }
   if (opts.pruneCache) {
     await engine.ping();
     const r = await pruneCaches(engine, config, outDir, cacheDir);
-    process.stdout.write(`removed ${r.artifactEntries} artifact cache entr${r.artifactEntries === 1 ? 'y' : 'ies'}, ${r.volumes} volume(s), ` +
+    stdout.write(`removed ${r.artifactEntries} artifact cache entr${r.artifactEntries === 1 ? 'y' : 'ies'}, ${r.volumes} volume(s), ` +
       `${r.images} builder image(s) and ${r.files} cached file(s) the artifacts in ${outDir} do not use\n`);
     return 0;
   }
 
   await checkOutDir(outDir);
-  const reporter = createReporter();
   const result = await runMatrix(engine, {
-    config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeoutMinutes * 60_000,
+    config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeout,
     noCache: opts.noCache, verifyReproducible: opts.verifyReproducible, rehash: opts.rehash,
   }, reporter, signal);
   reporter.summary(result, outDir);
@@ -113,12 +115,12 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   let bootFailed = false;
   if (opts.verify && built.length && !signal.aborted) {
     const outcomes = await verifyArtifacts({ outDir, only: new Set(built), jobs: availableParallelism(), timeoutMs: VERIFY_TIMEOUT_MS, accel: 'auto', timeline: result.timeline }, reporter, signal);
-    process.stderr.write(`\n${verifyTable(outcomes)}\n`);
+    stderr.write(`\n${verifyTable(outcomes)}\n`);
     bootFailed = outcomes.some((o) => !o.ok);
   }
   result.timeline.stop();
   if (result.timeline.spans.some((s) => s.phase !== 'image' && s.phase !== 'source') && !signal.aborted) {
-    process.stderr.write(`${await drawTimeline(result.timeline, outDir)}\n`);
+    stderr.write(`${await drawTimeline(result.timeline, outDir)}\n`);
   }
   return result.outcomes.some((o) => o.status !== 'built') || bootFailed ? 1 : 0;
 }

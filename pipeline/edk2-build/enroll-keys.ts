@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { pack } from 'tar-stream';
 import type { Readable } from 'node:stream';
 import type { BuilderImage, BuildPlan, RecipeEnrolment } from '../domain.ts';
-import { followOutputToFile } from '../engine/output-log.ts';
+import { runToCompletion } from '../engine/run-to-completion.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
-import { BuildError, CancelledError } from '../errors.ts';
+import { BuildError } from '../errors.ts';
 import { WORKSPACE } from '../plan/build-command.ts';
 import { certificateFiles } from '../plan/recipe.ts';
 
@@ -41,8 +41,7 @@ async function certsTar(set: RecipeEnrolment, files: ReadonlyMap<string, string>
 export async function enrollKeySets(scope: RunScope, image: BuilderImage, plan: BuildPlan, workVolume: string, logPath: string, signal: AbortSignal): Promise<void> {
   const { variant } = plan;
   for (const set of plan.recipe.enrolments) {
-    if (signal.aborted) throw new CancelledError();
-    const container = await scope.createContainer({
+    const { exitCode, lastLines } = await runToCompletion(scope, {
       image: image.id,
       cmd: [...set.argv],
       user: 'builder',
@@ -51,18 +50,13 @@ export async function enrollKeySets(scope: RunScope, image: BuilderImage, plan: 
       tmpfs: { '/tmp': 'rw,size=64m' },
       network: 'none',
       hardened: true,
-    }, 'build', { [LABEL_VARIANT]: variant.id });
-    try {
-      await container.putArchive(WORKSPACE, await certsTar(set, certificateFiles(variant)));
-      await container.start();
-      const { lastLines } = await followOutputToFile(container, logPath, () => {}, true);
-      const { exitCode } = await container.wait();
-      if (signal.aborted) throw new CancelledError();
-      if (exitCode !== 0) {
-        throw new BuildError(variant.id, 'exit-status', `enrolling the ${set.keySet} keys failed (virt-fw-vars exited ${exitCode}): ${lastLines.slice(-2).join(' | ')}`, exitCode, logPath, [...lastLines]);
-      }
-    } finally {
-      await scope.removeContainer(container).catch(() => {});
+    }, {
+      role: 'build', labels: { [LABEL_VARIANT]: variant.id }, signal,
+      put: async (c) => c.putArchive(WORKSPACE, await certsTar(set, certificateFiles(variant))),
+      log: { path: logPath, append: true },
+    });
+    if (exitCode !== 0) {
+      throw new BuildError(variant.id, 'exit-status', `enrolling the ${set.keySet} keys failed (virt-fw-vars exited ${exitCode}): ${lastLines.slice(-2).join(' | ')}`, exitCode, logPath, [...lastLines]);
     }
   }
 }

@@ -4,8 +4,8 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import type { Container, ContainerSpec, Engine } from './engine.ts';
+import { runToCompletion } from './run-to-completion.ts';
 
 export const LABEL = 'edk2-matrix';
 export const LABEL_RUN = 'edk2-matrix.run';
@@ -56,22 +56,9 @@ export class RunScope {
   }
 
   /** Runs a short command to completion and returns its exit code and output (stdout + stderr). */
-  async capture(spec: Omit<ContainerSpec, 'labels'>, role: Role): Promise<{ exitCode: number; output: string }> {
-    const container = await this.createContainer(spec, role);
-    let output = '';
-    try {
-      await container.start();
-      await container.streamOutput(new Writable({
-        write(chunk: Buffer, _enc, done) {
-          output += chunk.toString();
-          done();
-        },
-      }));
-      const { exitCode } = await container.wait();
-      return { exitCode, output };
-    } finally {
-      await this.removeContainer(container);
-    }
+  async capture(spec: Omit<ContainerSpec, 'labels'>, role: Role, signal?: AbortSignal): Promise<{ exitCode: number; output: string }> {
+    const { exitCode, output } = await runToCompletion(this, spec, { role, signal });
+    return { exitCode, output };
   }
 
   /** A volume that lives only as long as this run. */

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuilderImage, PreparedSource, SourceComponent, SourceSpec } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
-import { followOutputToFile } from '../engine/output-log.ts';
+import { runToCompletion } from '../engine/run-to-completion.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
 import { describeError, SourceError } from '../errors.ts';
 import type { Log } from '../domain.ts';
@@ -82,10 +82,12 @@ export async function ensureSource(
   await mkdir(logDir, { recursive: true });
   const logPath = join(logDir, `source-${key.slice(0, 16)}.log`);
   let ok = false;
-  let container: Container | undefined;
   await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key }));
   try {
-    container = await scope.createContainer({
+    // What edk2-fix-basetools did to this tree, taken as the log streams by: worth a line each
+    // once the source is ready, as it changes edk2's tools.
+    const fixes: string[] = [];
+    const { exitCode, writeError } = await runToCompletion(scope, {
       image: image.id,
       cmd: ['edk2-prepare-source', SOURCE_MOUNT, key, ...inputs.series.map((s) => `${SOURCE_MOUNT}/${s}`)],
       user: 'builder',
@@ -93,18 +95,18 @@ export async function ensureSource(
       tmpfs: { '/tmp': 'rw,exec,size=1g' },
       network: 'none',
       hardened: true,
-    }, 'prepare');
-    await copyTree(container, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`)));
-    await container.start();
-    // What edk2-fix-basetools did to this tree, taken as the log streams by: worth a line each
-    // once the source is ready, as it changes edk2's tools.
-    const fixes: string[] = [];
-    const { writeError } = await followOutputToFile(container, logPath, (line) => {
-      const fix = /^edk2-matrix: (BaseTools fix .*)$/.exec(line);
-      if (fix) fixes.push(fix[1]!);
+    }, {
+      role: 'prepare', signal,
+      put: (container) => copyTree(container, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`))),
+      log: {
+        path: logPath,
+        onLine: (line) => {
+          const fix = /^edk2-matrix: (BaseTools fix .*)$/.exec(line);
+          if (fix) fixes.push(fix[1]!);
+        },
+      },
     });
     if (writeError) throw new SourceError(`cannot write the log ${logPath}: ${writeError.message}`, 'free some disk space');
-    const { exitCode } = await container.wait();
     if (exitCode !== 0) {
       const text = await readFile(logPath, 'utf8');
       const patch = patchFailure(text);
@@ -119,8 +121,6 @@ export async function ensureSource(
     ok = true;
     return prepared;
   } finally {
-    // A container left here is removed (and reported) by the scope's cleanup.
-    if (container) await scope.removeContainer(container).catch(() => {});
     if (!ok) {
       await engine.removeVolume(volume).catch((err: unknown) =>
         log.warn(`could not remove the unfinished source volume ${volume} (${describeError(err)}); the next run makes it again`));

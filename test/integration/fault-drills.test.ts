@@ -158,7 +158,7 @@ describe('fault drills against the real engine', () => {
   }, 300_000);
 
   it('stops a build that exceeds its timeout', async () => {
-    const run = await cli(['--only', 'arm-debug', '--no-cache', '--timeout', '0.25', '--out', join(work, 'timeout')]);
+    const run = await cli(['--only', 'arm-debug', '--no-cache', '--timeout', '15s', '--out', join(work, 'timeout')]);
     expect(run.stderr).toMatch(/arm-debug\s+failed .*timed out after 0\.25 min \(--timeout\)/);
     expect(run.code).toBe(1);
   }, 300_000);

@@ -152,7 +152,7 @@ describe('npm run matrix -- --verify against the real engine', () => {
     mkdirSync(broken);
     cpSync(join(out, 'x64-secureboot-smm-debug'), join(broken, 'x64-secureboot-smm-debug'), { recursive: true });
     truncateSync(join(broken, 'x64-secureboot-smm-debug', 'OVMF_CODE.fd'), 1024 * 1024);
-    const verify = await npm('verify', ['--out', broken, '--timeout', '30']);
+    const verify = await npm('verify', ['--out', broken, '--timeout', '30s']);
     expect(verify.code).toBe(1);
     expect(verify.stderr).toMatch(/x64-secureboot-smm-debug\s+FAILED/);
     const record = JSON.parse(readFileSync(join(broken, 'x64-secureboot-smm-debug', 'boot.json'), 'utf8')) as BootRecord;

@@ -3,75 +3,17 @@
  * built, published, failed, cancelled and cleaned up, at every stage, in milliseconds. The
  * real-engine drills (test/integration/fault-drills.test.ts) prove the same with Docker.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../pipeline/config/load.ts';
-import type { Manifest, MatrixConfig, VariantOutcome } from '../../pipeline/domain.ts';
+import type { Manifest, VariantOutcome } from '../../pipeline/domain.ts';
 import type { ContainerSpec } from '../../pipeline/engine/engine.ts';
 import type { Reporter } from '../../pipeline/report/reporter.ts';
 import { planRun, runMatrix } from '../../pipeline/run.ts';
 import { buildCommandLine } from '../../pipeline/plan/build-command.ts';
 import { dryRunText } from '../../pipeline/cli/matrix-command.ts';
-import { FakeEngine, type Behaviour } from '../helpers/fake-engine.ts';
-import { tempDir } from '../helpers/temp-dir.ts';
-
-async function tarGz(files: Record<string, string>): Promise<Buffer> {
-  const tar = pack();
-  for (const [name, text] of Object.entries(files)) tar.entry({ name, mtime: new Date(1_700_000_000_000) }, text);
-  tar.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of tar as AsyncIterable<Buffer>) chunks.push(c);
-  return gzipSync(Buffer.concat(chunks));
-}
-
-/** A matrix of two x86 variants, an archive source with their DSCs, a builder context with a lock. */
-async function fixture(): Promise<{ config: MatrixConfig; out: string; cache: string }> {
-  const dir = tempDir('orch-');
-  const archive = await tarGz({
-    'edk2/OvmfPkg/OvmfPkgX64.dsc': '[Defines]\n  DEFINE SECURE_BOOT_ENABLE = FALSE\n',
-    'edk2/OvmfPkg/OvmfPkgIa32.dsc': '[Defines]\n  DEFINE SECURE_BOOT_ENABLE = FALSE\n',
-  });
-  writeFileSync(join(dir, 'edk2.tar.gz'), archive);
-  mkdirSync(join(dir, 'builder'));
-  writeFileSync(join(dir, 'builder', 'Dockerfile'), 'FROM scratch\n');
-  writeFileSync(join(dir, 'builder', 'packages'), 'nasm\n');
-  writeFileSync(join(dir, 'builder', 'packages.lock'), 'nasm=1\n');
-  const text = `version: 1
-source:
-  archive: { url: edk2.tar.gz, sha256: ${createHash('sha256').update(archive).digest('hex')}, strip: 1 }
-builder: { dockerfile: builder, mirror: "http://archive.invalid/debian" }
-architectures:
-  X64: { dsc: OvmfPkg/OvmfPkgX64.dsc }
-  IA32: { dsc: OvmfPkg/OvmfPkgIa32.dsc }
-matrix:
-  arch: [X64, IA32]
-  target: [DEBUG]
-`;
-  writeFileSync(join(dir, 'matrix.yaml'), text);
-  return { config: parseConfig(text, join(dir, 'matrix.yaml')), out: join(dir, 'artifacts'), cache: join(dir, 'cache') };
-}
-
-/** Containers behave as the real ones do, with `build` changing how builds go. */
-function engine(build: (variant: string) => Partial<Behaviour> = () => ({})): FakeEngine {
-  const e: FakeEngine = new FakeEngine((spec: ContainerSpec): Behaviour => {
-    switch (spec.cmd[0]) {
-      case 'dpkg-query': return { output: ['nasm=1'] };
-      case 'cat': return { output: [e.readyKeys.get(spec.mounts![0]!.volume) ?? ''] };
-      case 'edk2-build-variant': return {
-        output: ['Processing meta-data ... done!', 'Fd File Name:OVMF', '- Done -'],
-        files: (path) => (/\.fd$/.test(path) ? Buffer.from(`firmware ${path}`) : undefined),
-        ms: 5,
-        ...build(spec.labels['edk2-matrix.variant']!),
-      };
-      default: return {};
-    }
-  }, ['debian:trixie']);
-  return e;
-}
+import type { FakeEngine } from '../helpers/fake-engine.ts';
+import { builderEngine as engine, matrixFixture as fixture } from '../helpers/fake-matrix.ts';
 
 function reporter(): Reporter & { outcomes: VariantOutcome[] } {
   const outcomes: VariantOutcome[] = [];
