@@ -493,6 +493,8 @@ export interface InstalledVariant {
     readonly tag: string | undefined;
     readonly keyId: string;
     readonly archiveSha256: string;
+    /** When the release was signed (its trusted comment): what `pull` compares to refuse a downgrade. */
+    readonly signedAt?: number | undefined;
   };
 }
 

@@ -87,7 +87,8 @@ export const archiveName = (id: string): string => `${id}.tar.xz`;
 /** One variant's CycloneDX SBOM. */
 export const sbomName = (id: string): string => `${id}.cdx.json`;
 /** The public key `release verify` and `pull` trust by default, kept in the repository. */
-export const DEFAULT_TRUST_FILE = 'keys/release.pub';
+/** The repository's trust store (pipeline/release/trust.ts): the default of `verify`, `pull` and `check-signing`. */
+export const DEFAULT_TRUST_DIR = 'keys/trust';
 export const SECRET_KEY_FILE = 'release.key';
 export const PUBLIC_KEY_FILE = 'release.pub';
 

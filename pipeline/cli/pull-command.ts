@@ -13,6 +13,7 @@ import { checkInstall } from '../pull/check-install.ts';
 import { installRelease } from '../pull/install.ts';
 import { installPaths, onDisk } from '../pull/install-paths.ts';
 import { readReceipt, receiptPath } from '../pull/receipt.ts';
+import { checkExpectedTag, checkNoDowngrade } from '../pull/rollback.ts';
 import { uninstall } from '../pull/uninstall.ts';
 import { releaseReader } from '../release/release-reader.ts';
 import { verifyRelease } from '../release/verify-release.ts';
@@ -40,7 +41,10 @@ Where (see README, "Downstream"):
 
 Options:
   --only IDS            only these variants: comma-separated ids or globs (x64-*)
-  --trust FILE          the publisher's public key (default: this project's, keys/release.pub)
+  --trust FILE|DIR      a publisher's public key or trust directory; repeatable
+                        (default: this project's trust store, keys/trust)
+  --expect-tag TAG      refuse any release but TAG (checked against the signed trusted comment)
+  --allow-downgrade     install even a release signed before the one installed for a variant
   --prefer              number the descriptors ahead of the distribution's (20, 30 instead of
                         80, 90), so that libvirt picks ours for domains that do not name a loader
   --dry-run             fetch and verify, print what would be installed, change nothing
@@ -65,7 +69,9 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal):
       allowPositionals: true,
       options: {
         only: { type: 'string' },
-        trust: { type: 'string' },
+        trust: { type: 'string', multiple: true },
+        'expect-tag': { type: 'string' },
+        'allow-downgrade': { type: 'boolean', default: false },
         destdir: { type: 'string' },
         prefix: { type: 'string' },
         user: { type: 'boolean', default: false },
@@ -116,6 +122,8 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal):
   // The signed index names the variants; --only is checked against it before any archive is fetched.
   const head = await verifyRelease(reader, trust, { only: new Set(), signal });
   const ids = selectVariants(head.index.variants, v.only).map((x) => x.id);
+  checkExpectedTag(v['expect-tag'], head.signed!);
+  checkNoDowngrade((await readReceipt(paths)).variants, ids, head.signed!, v['allow-downgrade']!);
   const release = await verifyRelease(reader, trust, { only: new Set(ids), signal });
   log.info(`release ${release.index.release.tag ?? '(untagged)'} verified: key ${release.keyId}, ${ids.length} variant(s): ${ids.join(', ')}`);
   if (v['dry-run']) {

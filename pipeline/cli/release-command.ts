@@ -9,10 +9,11 @@ import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
-import { ReleaseError, UsageError } from '../errors.ts';
-import { DEFAULT_TRUST_FILE, PUBLIC_KEY_FILE, SECRET_KEY_FILE } from '../layout.ts';
+import { UsageError } from '../errors.ts';
+import { DEFAULT_TRUST_DIR, PUBLIC_KEY_FILE, SECRET_KEY_FILE } from '../layout.ts';
 import { assembleRelease } from '../release/assemble.ts';
 import { formatPublicKey, formatSecretKey, generateKey, keyIdHex, MinisignFormatError, parsePublicKey, parseSecretKey, type SecretKey } from '../release/minisign.ts';
+import { describeKey, KEY_NAME, keyById, keyProblem, loadTrust, makeStatement, type StatementKind, type TrustStore } from '../release/trust.ts';
 import { buildRunFromEnv } from '../release/provenance.ts';
 import { inputsDigest, releaseTag } from '../release/release-tag.ts';
 import { releaseReader } from '../release/release-reader.ts';
@@ -21,7 +22,7 @@ import { verifyRelease } from '../release/verify-release.ts';
 import { createReporter } from '../report/create-reporter.ts';
 import { defaultCacheDir } from './matrix-command.ts';
 
-/** The package root: where keys/release.pub is, whatever the working directory. */
+/** The package root: where keys/trust is, whatever the working directory. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const KEY_ENV = 'EDK2_MATRIX_RELEASE_KEY';
 export const KEY_PASSWORD_ENV = 'EDK2_MATRIX_RELEASE_KEY_PASSWORD';
@@ -39,10 +40,21 @@ Commands:
                         an encrypted key's password from $${KEY_PASSWORD_ENV}
   tag [--config FILE]   print the tag this CI run releases under: the pushed tag, or
                         nightly-<digest of the matrix, builder, pipeline and lock file>
-  verify DIR|URL [--trust FILE]
-                        check the whole chain: key, signature, SHA256SUMS, every asset, every
-                        file in every archive; names the first broken link.
-                        Default trust: the project's key, ${DEFAULT_TRUST_FILE}
+  verify DIR|URL [--trust FILE|DIR ...]
+                        check the whole chain: trusted key, signature and its trusted comment
+                        (tag, kind, index digest), SHA256SUMS, every asset, the signed
+                        provenance, every file in every archive; names the signing key, or the
+                        first broken link. --trust repeats; default: ${DEFAULT_TRUST_DIR}
+  check-signing [--allow-missing] [--trust FILE|DIR ...]
+                        before a CI build: is $${KEY_ENV} set, and is its public half a
+                        trusted, unrevoked, unexpired key of the trust store? Prints
+                        signing=true (or, with --allow-missing and no key set, signing=false)
+  rotate --new PUB [--name NAME] [--key FILE] [--trust-dir DIR]
+                        introduce a new key: copy PUB to DIR/NAME.pub and sign it with the
+                        current key (FILE or $${KEY_ENV}) into DIR/NAME.introduced-by-<old>.minisig
+  revoke NAME [--reason TEXT] [--key FILE] [--trust-dir DIR]
+                        revoke DIR/NAME.pub with a trusted key: DIR/NAME.revoked-by-<signer>.minisig
+                        (DIR: default ${DEFAULT_TRUST_DIR})
 
 Options for assemble:
   --config FILE         the matrix the shards built: every variant it declares must be there;
@@ -75,7 +87,12 @@ function parse(argv: readonly string[]) {
         commit: { type: 'string' },
         'source-date-epoch': { type: 'string' },
         key: { type: 'string' },
-        trust: { type: 'string' },
+        trust: { type: 'string', multiple: true },
+        'allow-missing': { type: 'boolean', default: false },
+        new: { type: 'string' },
+        name: { type: 'string' },
+        reason: { type: 'string' },
+        'trust-dir': { type: 'string' },
         timeout: { type: 'string' },
         'cache-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
@@ -97,18 +114,46 @@ async function readSecretKey(file: string | undefined): Promise<SecretKey> {
   }
 }
 
-export async function readTrust(file: string | undefined): Promise<{ key: ReturnType<typeof parsePublicKey>; name: string }> {
-  const path = file ? resolve(file) : join(PACKAGE_ROOT, DEFAULT_TRUST_FILE);
-  const name = file ?? DEFAULT_TRUST_FILE;
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw new ReleaseError('public key', `cannot read ${name}`, file ? 'pass the publisher\'s release.pub with --trust' : 'the package should carry keys/release.pub; pass --trust');
-  });
+/** The trust store of `--trust` (repeatable: files and directories), or the repository's. */
+export async function readTrust(given: readonly string[] | undefined): Promise<TrustStore> {
+  const sources = given?.length ? given.map((t) => ({ path: resolve(t), shown: t })) : [{ path: join(PACKAGE_ROOT, DEFAULT_TRUST_DIR), shown: DEFAULT_TRUST_DIR }];
+  return loadTrust(sources);
+}
+
+const SETUP = `run \`npm run release -- keygen --out DIR\`, store DIR/${SECRET_KEY_FILE} as the repository secret ${KEY_ENV} and commit DIR/${PUBLIC_KEY_FILE} as ${DEFAULT_TRUST_DIR}/<name>.pub`;
+
+/** check-signing: the one line to print, and the exit status. */
+export async function checkSigning(env: NodeJS.ProcessEnv, trustGiven: readonly string[] | undefined, allowMissing: boolean, now: number): Promise<{ code: number; line: string }> {
+  const text = env[KEY_ENV];
+  if (!text?.trim()) return allowMissing ? { code: 0, line: 'signing=false' } : { code: 2, line: `no signing key in $${KEY_ENV}: ${SETUP}` };
+  let key: SecretKey;
   try {
-    return { key: parsePublicKey(text), name };
+    key = parseSecretKey(text, env[KEY_PASSWORD_ENV]);
   } catch (err) {
-    if (err instanceof MinisignFormatError) throw new ReleaseError('public key', `${name}: ${err.message}`);
-    throw err;
+    if (!(err instanceof MinisignFormatError)) throw err;
+    return { code: 2, line: `$${KEY_ENV} is not a usable minisign secret key (${err.message}): ${SETUP}` };
   }
+  const store = await readTrust(trustGiven);
+  const shown = store.sources.join(', ');
+  const trusted = keyById(store, key.keyId);
+  if (!trusted) return { code: 2, line: `the signing key ${keyIdHex(key.keyId)} in $${KEY_ENV} is not in ${shown}: commit its public key as ${DEFAULT_TRUST_DIR}/<name>.pub (npm run release -- keygen wrote it beside the secret)` };
+  const problem = keyProblem(trusted, now, now);
+  if (problem) return { code: 2, line: `${problem}: make a new key, introduce it with npm run release -- rotate, and replace the secret ${KEY_ENV}` };
+  return { code: 0, line: 'signing=true' };
+}
+
+/** rotate/revoke: the statement about `subject`, signed by the current key, written into the trust directory. */
+async function writeStatement(kind: StatementKind, dir: string, subject: { name: string; text: string }, key: SecretKey, reason: string | undefined): Promise<string> {
+  const store = await loadTrust([{ path: dir, shown: dir }]);
+  const signer = keyById(store, key.keyId);
+  if (!signer) throw usage(`the signing key ${keyIdHex(key.keyId)} is not a key of ${dir}: a statement must be signed by a key it trusts`);
+  const problem = keyProblem(signer, Math.floor(Date.now() / 1000), Math.floor(Date.now() / 1000));
+  if (problem) throw usage(`${problem}: it cannot sign a statement`);
+  const st = makeStatement(kind, { name: signer.name, key }, subject, Math.floor(Date.now() / 1000), reason);
+  const path = join(dir, st.file);
+  if (existsSync(path)) throw usage(`${path} exists`);
+  await writeFile(path, st.text, { mode: 0o644, flag: 'wx' });
+  return `${path} (signed by ${describeKey(signer)})`;
 }
 
 function epochOption(value: string | undefined): number | undefined {
@@ -135,7 +180,7 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
       await writeFile(join(dir, SECRET_KEY_FILE), formatSecretKey(key), { mode: 0o600, flag: 'wx' });
       await writeFile(join(dir, PUBLIC_KEY_FILE), formatPublicKey(key), { mode: 0o644, flag: 'wx' });
       out.write(`key ${keyIdHex(key.keyId)}: secret ${join(dir, SECRET_KEY_FILE)} (keep it secret; CI reads it from $${KEY_ENV}), ` +
-        `public ${join(dir, PUBLIC_KEY_FILE)} (publish it; the project's is ${DEFAULT_TRUST_FILE})\n`);
+        `public ${join(dir, PUBLIC_KEY_FILE)} (commit it as ${DEFAULT_TRUST_DIR}/<name>.pub, or introduce it with rotate)\n`);
       return 0;
     }
     case 'assemble': {
@@ -174,9 +219,46 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
       const reader = releaseReader(rest[0]!, { cacheDir: join(resolve(v['cache-dir'] ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: timeout * 1000 });
       const r = await verifyRelease(reader, trust, { signal });
       const files = r.index.variants.reduce((n, x) => n + x.files.length, 0);
-      out.write(`release ${r.index.release.tag ?? '(untagged)'} at ${reader.location}: verified\n` +
-        `  signature: key ${r.keyId} (${trust.name}), trusted comment: ${r.trustedComment.replaceAll('\t', ' ')}\n` +
+      const when = new Date(r.signed!.signedAt * 1000).toISOString();
+      out.write(`${r.signed!.kind} ${r.index.release.tag ?? '(untagged)'} at ${reader.location}: verified\n` +
+        `  signed by key ${describeKey(r.signer!)} of ${r.signer!.source}${r.signer!.introducedBy ? ` (introduced by ${r.signer!.introducedBy})` : ''} on ${when}\n` +
         `  SHA256SUMS: ${r.sums.length} assets; ${r.index.variants.length} variants, ${files} files, SBOMs and provenance agree\n`);
+      return 0;
+    }
+    case 'check-signing': {
+      if (rest.length) throw usage('check-signing takes no arguments');
+      const r = await checkSigning(process.env, v.trust, v['allow-missing']!, Math.floor(Date.now() / 1000));
+      (r.code === 0 ? out : process.stderr).write(r.code === 0 ? `${r.line}\n` : `edk2-matrix: ${r.line}\n`);
+      return r.code;
+    }
+    case 'rotate': {
+      if (rest.length || !v.new) throw usage('rotate needs --new PUB (the new key\'s public key file)');
+      const dir = resolve(v['trust-dir'] ?? join(PACKAGE_ROOT, DEFAULT_TRUST_DIR));
+      const text = await readFile(v.new, 'utf8').catch(() => { throw usage(`--new ${v.new}: cannot read it`); });
+      let newKey;
+      try {
+        newKey = parsePublicKey(text);
+      } catch (err) {
+        if (err instanceof MinisignFormatError) throw usage(`--new ${v.new}: ${err.message}`);
+        throw err;
+      }
+      const name = v.name ?? `key-${keyIdHex(newKey.keyId).toLowerCase()}`;
+      if (!KEY_NAME.test(name)) throw usage(`--name ${name}: letters, digits, - and _ only`);
+      const pub = join(dir, `${name}.pub`);
+      const present = await readFile(pub, 'utf8').catch(() => undefined);
+      if (present !== undefined && present !== text) throw usage(`${pub} exists and holds another key`);
+      const statement = await writeStatement('introduce', dir, { name, text }, await readSecretKey(v.key), undefined);
+      if (present === undefined) await writeFile(pub, text, { mode: 0o644, flag: 'wx' });
+      out.write(`introduced key ${name} (${keyIdHex(newKey.keyId)}): ${pub}, ${statement}; commit both, then replace the secret ${KEY_ENV}\n`);
+      return 0;
+    }
+    case 'revoke': {
+      if (rest.length !== 1 || !KEY_NAME.test(rest[0]!)) throw usage('revoke takes the name of one key of the trust directory');
+      const dir = resolve(v['trust-dir'] ?? join(PACKAGE_ROOT, DEFAULT_TRUST_DIR));
+      const name = rest[0]!;
+      const text = await readFile(join(dir, `${name}.pub`), 'utf8').catch(() => { throw usage(`${join(dir, `${name}.pub`)}: no such key`); });
+      const statement = await writeStatement('revoke', dir, { name, text }, await readSecretKey(v.key), v.reason);
+      out.write(`revoked key ${name}: ${statement}; commit it\n`);
       return 0;
     }
     default:

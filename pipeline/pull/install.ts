@@ -153,7 +153,7 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
           id, dir, storeDir: final,
           descriptors: [...descriptorTexts].map(([path, text]) => ({ path, sha256: sha256Hex(text) })),
           files: variant.files.map((f) => ({ ...f, path: f.path.slice(id.length + 1) })),
-          release: { location: req.location, tag: release.index.release.tag, keyId: release.keyId, archiveSha256: archiveAsset.sha256 },
+          release: { location: req.location, tag: release.index.release.tag, keyId: release.keyId, archiveSha256: archiveAsset.sha256, signedAt: release.signed?.signedAt },
         },
       });
     }

@@ -187,6 +187,15 @@ export function parseSignature(text: string): Signature {
   };
 }
 
+/** A plain Ed25519 signature of `data` (no prehash): what DSSE envelopes carry. */
+export function signBytes(k: SecretKey, data: Buffer): Buffer {
+  return sign(null, data, privateKeyObject(k));
+}
+
+export function verifyBytes(k: PublicKey, data: Buffer, signature: Buffer): boolean {
+  return signature.length === 64 && verify(null, data, publicKeyObject(k), signature);
+}
+
 /** Why `sig` does not verify `message` with `k`, or undefined when it does. */
 export function signatureProblem(k: PublicKey, sig: Signature, message: Buffer): string | undefined {
   if (!Buffer.from(sig.keyId).equals(k.keyId)) {

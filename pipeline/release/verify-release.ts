@@ -1,7 +1,8 @@
 /**
  * Checks the whole chain of trust of a release, in order, and names the first broken link:
- * public key → SHA256SUMS.minisig → SHA256SUMS → each asset (index.json, archives, SBOMs,
- * provenance) → each file inside each archive (the signed index lists every file's digest)
+ * trust store (trust.ts) → SHA256SUMS.minisig and its trusted comment (tag, kind, index digest:
+ * no rollback to another release's signature) → SHA256SUMS → each asset (index.json, archives, SBOMs,
+ * provenance, DSSE envelopes signed by a trusted key) → each file inside each archive (the signed index lists every file's digest)
  * → the manifest inside, the SBOM and the provenance agreeing with the index. Nothing is
  * unpacked to disk; `pull` installs only what passed.
  */
@@ -12,7 +13,10 @@ import { parseSums, SumsFormatError, type SumsEntry } from '../checksums.ts';
 import { RELEASE_FORMAT, type ReleaseAsset, type ReleaseIndex } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
 import { archiveName, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, SIGNATURE_FILE, SUMS_FILE } from '../layout.ts';
-import { keyIdHex, MinisignFormatError, parseSignature, signatureProblem, type PublicKey } from './minisign.ts';
+import { asEnvelope, envelopePayload, envelopeSigner, IN_TOTO_PAYLOAD_TYPE } from './dsse.ts';
+import { keyIdHex, MinisignFormatError, parseSignature, signatureProblem } from './minisign.ts';
+import { commentMismatch, parseTrustedComment, type SignedFields } from './trusted-comment.ts';
+import { describeKey, keyById, keyProblem, type TrustedKey, type TrustStore } from './trust.ts';
 import { ArchiveEntryError, PLAIN_NAME, readVariantArchive } from './variant-archive.ts';
 import type { ReleaseReader } from './release-reader.ts';
 
@@ -37,6 +41,10 @@ export interface VerifiedRelease {
   /** Key id (as minisign prints it) and trusted comment of the signature. */
   readonly keyId: string;
   readonly trustedComment: string;
+  /** The trusted key that signed (undefined when verified without trust, before signing). */
+  readonly signer: TrustedKey | undefined;
+  /** The trusted comment's fields: tag, kind, signing time, index digest. */
+  readonly signed: SignedFields | undefined;
   /** Local files holding the verified archives of the checked variants, by variant id. */
   readonly archives: ReadonlyMap<string, string>;
 }
@@ -45,6 +53,8 @@ export interface VerifyOptions {
   /** Only these variants' archives and SBOMs are fetched and checked (pull --only); all when undefined. */
   readonly only?: ReadonlySet<string> | undefined;
   readonly signal?: AbortSignal | undefined;
+  /** The time keys' validity is checked at, seconds since 1970 (default: now). */
+  readonly now?: number | undefined;
 }
 
 function jsonOf(name: string, data: Buffer): unknown {
@@ -55,31 +65,47 @@ function jsonOf(name: string, data: Buffer): unknown {
   }
 }
 
-async function checkSignature(reader: ReleaseReader, key: PublicKey, trustName: string, signal?: AbortSignal) {
+const SIGN_HINT = 'the release was signed with another key: pass its publisher\'s public key or trust directory with --trust';
+
+async function checkSignature(reader: ReleaseReader, store: TrustStore, now: number, signal?: AbortSignal) {
   const sumsData = await reader.bytes(SUMS_FILE, { maxBytes: SMALL_FILE_MAX.sums }, signal);
   const sigData = await reader.bytes(SIGNATURE_FILE, { maxBytes: SMALL_FILE_MAX.signature }, signal).catch((err: unknown) => {
     if (err instanceof ReleaseError) throw new ReleaseError('signature', `${SIGNATURE_FILE}: ${err.detail}`, 'an unsigned release cannot be trusted: ask its publisher to sign it (npm run release -- sign)');
     throw err;
   });
-  let problem: string | undefined;
+  const sources = store.sources.join(', ');
+  if (!store.keys.length) {
+    throw new ReleaseError('signature', `no keys to verify with in ${sources}`,
+      'pass the publisher\'s public key with --trust; maintainers: npm run release -- keygen, then commit release.pub as keys/trust/<name>.pub');
+  }
   let sig;
   try {
     sig = parseSignature(sigData.toString('utf8'));
-    problem = signatureProblem(key, sig, sumsData);
   } catch (err) {
     if (!(err instanceof MinisignFormatError)) throw err;
-    problem = err.message;
+    throw new ReleaseError('signature', `${SIGNATURE_FILE} does not verify ${SUMS_FILE}: ${err.message}`, SIGN_HINT);
   }
-  if (problem || !sig) {
-    throw new ReleaseError('signature', `${SIGNATURE_FILE} does not verify ${SUMS_FILE} with key ${keyIdHex(key.keyId)} (${trustName}): ${problem}`,
-      'SHA256SUMS or its signature was altered, or the release was signed with another key: check --trust');
+  const key = keyById(store, sig.keyId);
+  if (!key) {
+    throw new ReleaseError('signature', `${SIGNATURE_FILE} was made with key ${keyIdHex(sig.keyId)}, not with the trusted keys of ${sources} (${store.keys.map(describeKey).join(', ')})`, SIGN_HINT);
   }
-  return { sums: parseSumsChecked(sumsData), keyId: keyIdHex(sig.keyId), trustedComment: sig.trustedComment };
+  const problem = signatureProblem(key, sig, sumsData);
+  if (problem) {
+    throw new ReleaseError('signature', `${SIGNATURE_FILE} does not verify ${SUMS_FILE} with key ${describeKey(key)} of ${key.source}: ${problem}`,
+      'SHA256SUMS or its signature was altered: fetch the release again from its publisher');
+  }
+  const signed = parseTrustedComment(sig.trustedComment);
+  if (typeof signed === 'string') {
+    throw new ReleaseError('trusted comment', `${SIGNATURE_FILE}: ${signed} ("${sig.trustedComment.replaceAll('\t', ' ')}")`, 'a release is signed by npm run release -- sign, which writes them');
+  }
+  const refused = keyProblem(key, signed.signedAt, now);
+  if (refused) throw new ReleaseError('signature', `${SIGNATURE_FILE}: ${refused}`, 'this release cannot be trusted: get one signed with a current key');
+  return { sums: parseSumsChecked(sumsData), keyId: keyIdHex(sig.keyId), trustedComment: sig.trustedComment, signer: key, signed };
 }
 
 async function unsignedSums(reader: ReleaseReader, signal?: AbortSignal) {
   const data = await reader.bytes(SUMS_FILE, { maxBytes: SMALL_FILE_MAX.sums }, signal);
-  return { sums: parseSumsChecked(data), keyId: '', trustedComment: '' };
+  return { sums: parseSumsChecked(data), keyId: '', trustedComment: '', signer: undefined, signed: undefined };
 }
 
 function parseSumsChecked(data: Buffer): SumsEntry[] {
@@ -141,13 +167,38 @@ async function checkSbom(reader: ReleaseReader, asset: ReleaseAsset, index: Rele
   }
 }
 
-async function checkProvenance(reader: ReleaseReader, sums: readonly SumsEntry[], signal?: AbortSignal): Promise<void> {
+/**
+ * The provenance statements: each line a DSSE envelope. Given `signedBy` (the keys that may
+ * vouch for this release), each envelope must carry a signature by one of them; without it
+ * (before signing) a line may also be the bare statement `assemble` writes.
+ */
+export function provenanceStatements(text: string, signedBy: readonly TrustedKey[] | undefined): unknown[] {
+  const out: unknown[] = [];
+  text.split('\n').filter(Boolean).forEach((line, i) => {
+    const where = `${PROVENANCE_FILE} line ${i + 1}`;
+    const value = jsonOf(where, Buffer.from(line));
+    const envelope = asEnvelope(value);
+    if (typeof envelope === 'string') {
+      if (signedBy || (value as { _type?: unknown })._type === undefined) throw new ReleaseError(where, envelope, 'provenance is signed by npm run release -- sign');
+      out.push(value);
+      return;
+    }
+    if (envelope.payloadType !== IN_TOTO_PAYLOAD_TYPE) throw new ReleaseError(where, `has payloadType ${envelope.payloadType}, not ${IN_TOTO_PAYLOAD_TYPE}`);
+    if (signedBy && !envelopeSigner(envelope, signedBy)) {
+      throw new ReleaseError(where, `no signature verifies with a trusted key (${signedBy.map(describeKey).join(', ')}); signed by ${envelope.signatures.map((s) => s.keyid).join(', ') || 'nobody'}`,
+        'the provenance was altered or signed with another key');
+    }
+    out.push(jsonOf(where, envelopePayload(envelope)));
+  });
+  return out;
+}
+
+async function checkProvenance(reader: ReleaseReader, sums: readonly SumsEntry[], signedBy: readonly TrustedKey[] | undefined, signal?: AbortSignal): Promise<void> {
   const entry = sums.find((e) => e.path === PROVENANCE_FILE);
   if (!entry) throw new ReleaseError(SUMS_FILE, `does not list ${PROVENANCE_FILE}`);
   const text = (await reader.bytes(PROVENANCE_FILE, { maxBytes: SMALL_FILE_MAX.provenance, sha256: entry.sha256 }, signal)).toString('utf8');
   const subjects = new Map<string, string>();
-  for (const line of text.split('\n').filter(Boolean)) {
-    const st = jsonOf(PROVENANCE_FILE, Buffer.from(line)) as { subject?: { name: string; digest: { sha256: string } }[] };
+  for (const st of provenanceStatements(text, signedBy) as { subject?: { name: string; digest: { sha256: string } }[] }[]) {
     for (const s of st.subject ?? []) subjects.set(s.name, s.digest.sha256);
   }
   for (const e of sums) {
@@ -156,19 +207,14 @@ async function checkProvenance(reader: ReleaseReader, sums: readonly SumsEntry[]
   }
 }
 
-/** The trusted public key and where it came from (for messages). */
-export interface Trust {
-  readonly key: PublicKey;
-  readonly name: string;
-}
-
 /**
  * Verifies the release; `trust` undefined checks everything but the signature (what `sign`
  * does before it signs: a release is signed only when it is whole).
  */
-export async function verifyRelease(reader: ReleaseReader, trust: Trust | undefined, opts: VerifyOptions = {}): Promise<VerifiedRelease> {
+export async function verifyRelease(reader: ReleaseReader, trust: TrustStore | undefined, opts: VerifyOptions = {}): Promise<VerifiedRelease> {
   const { signal } = opts;
-  const { sums, keyId, trustedComment } = trust ? await checkSignature(reader, trust.key, trust.name, signal) : await unsignedSums(reader, signal);
+  const now = opts.now ?? Math.floor(Date.now() / 1000);
+  const { sums, keyId, trustedComment, signer, signed } = trust ? await checkSignature(reader, trust, now, signal) : await unsignedSums(reader, signal);
   const listed = new Map(sums.map((e) => [e.path, e.sha256]));
   const names = await reader.names();
   if (names) {
@@ -182,6 +228,8 @@ export async function verifyRelease(reader: ReleaseReader, trust: Trust | undefi
   const parsed = releaseIndexSchema.safeParse(jsonOf(INDEX_FILE, await reader.bytes(INDEX_FILE, { maxBytes: SMALL_FILE_MAX.index, sha256: indexSha }, signal)));
   if (!parsed.success) throw new ReleaseError(INDEX_FILE, `is not a release index: ${parsed.error.issues[0]?.path.join('.')} ${parsed.error.issues[0]?.message}`);
   const index = parsed.data as unknown as ReleaseIndex;
+  const mismatch = signed && commentMismatch(signed, { tag: index.release.tag, sha256: indexSha });
+  if (mismatch) throw new ReleaseError('trusted comment', `${SIGNATURE_FILE}: ${mismatch}`, 'the signature belongs to another release: fetch this one again from its publisher');
   const expected = new Set([INDEX_FILE, PROVENANCE_FILE, ...index.assets.map((a) => a.name)]);
   for (const a of index.assets) {
     if (listed.get(a.name) !== a.sha256) throw new ReleaseError(INDEX_FILE, `lists ${a.name} with a digest SHA256SUMS does not have`);
@@ -192,12 +240,13 @@ export async function verifyRelease(reader: ReleaseReader, trust: Trust | undefi
   }
   const unexpected = sums.find((e) => !expected.has(e.path));
   if (unexpected) throw new ReleaseError(`asset ${unexpected.path}`, 'is listed in SHA256SUMS but not in the index (extra asset)');
-  await checkProvenance(reader, sums, signal);
+  // The provenance may be signed by any key that could sign this release.
+  await checkProvenance(reader, sums, trust && signed ? trust.keys.filter((k) => !keyProblem(k, signed.signedAt, now)) : undefined, signal);
   const archives = new Map<string, string>();
   for (const a of index.assets) {
     if (opts.only && !opts.only.has(a.variant)) continue;
     if (a.kind === 'archive') archives.set(a.variant, await checkArchive(reader, a, index, signal));
     else await checkSbom(reader, a, index, signal);
   }
-  return { index, sums, keyId, trustedComment, archives };
+  return { index, sums, keyId, trustedComment, signer, signed, archives };
 }

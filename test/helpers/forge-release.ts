@@ -1,17 +1,19 @@
 /**
  * A publisher gone bad: after `tamper` changes assets of a release, every digest, the
- * provenance, SHA256SUMS and the signature are made to match again with `key`. What is left
+ * provenance (signed), SHA256SUMS and the signature (a well-formed trusted comment) are made
+ * to match again with `key`. What is left
  * for a verifier to catch is what is inside the assets.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderSums, sha256Hex } from '../../pipeline/checksums.ts';
 import type { ReleaseIndex } from '../../pipeline/domain.ts';
 import { INDEX_FILE, PROVENANCE_FILE, SIGNATURE_FILE, SUMS_FILE } from '../../pipeline/layout.ts';
-import { signMessage, type SecretKey } from '../../pipeline/release/minisign.ts';
+import type { SecretKey } from '../../pipeline/release/minisign.ts';
 import { provenanceStatement } from '../../pipeline/release/provenance.ts';
+import { sealRelease } from '../../pipeline/release/sign-release.ts';
 
-export function forgeRelease(dir: string, key: SecretKey, tamper: (dir: string) => void): void {
+export async function forgeRelease(dir: string, key: SecretKey, tamper: (dir: string) => void): Promise<void> {
   tamper(dir);
   const index = JSON.parse(readFileSync(join(dir, INDEX_FILE), 'utf8')) as ReleaseIndex;
   const assets = index.assets.map((a) => {
@@ -25,5 +27,6 @@ export function forgeRelease(dir: string, key: SecretKey, tamper: (dir: string) 
   writeFileSync(join(dir, PROVENANCE_FILE), provenance);
   const sums = renderSums([...subjects, { name: PROVENANCE_FILE, sha256: sha256Hex(provenance) }].map((s) => ({ path: s.name, sha256: s.sha256 })));
   writeFileSync(join(dir, SUMS_FILE), sums);
-  writeFileSync(join(dir, SIGNATURE_FILE), signMessage(key, Buffer.from(sums), 'forged'));
+  rmSync(join(dir, SIGNATURE_FILE), { force: true });
+  await sealRelease(dir, key, Math.floor(Date.now() / 1000));
 }

@@ -121,10 +121,10 @@ describe('drills: each leaves the destination exactly as it was', () => {
   }
 
   /** A copy of the release, changed by `tamper`, served on its own. */
-  async function served(tamper: (dir: string) => void): Promise<StaticServer> {
+  async function served(tamper: (dir: string) => void | Promise<void>): Promise<StaticServer> {
     const copy = join(work, `copy-${Math.random().toString(36).slice(2)}`);
     cpSync(release, copy, { recursive: true });
-    tamper(copy);
+    await tamper(copy);
     return serveDirectory(copy);
   }
 

@@ -21,6 +21,7 @@ import { assembleRelease } from '../../pipeline/release/assemble.ts';
 import { generateKey } from '../../pipeline/release/minisign.ts';
 import { DirectoryReader } from '../../pipeline/release/release-reader.ts';
 import { signRelease } from '../../pipeline/release/sign-release.ts';
+import { singleKeyStore } from '../../pipeline/release/trust.ts';
 import { verifyRelease, type VerifiedRelease } from '../../pipeline/release/verify-release.ts';
 import { fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -37,7 +38,7 @@ async function release(root: string, tag = 'v1', seed = ''): Promise<VerifiedRel
   const out = join(root, `release-${tag}${seed}`);
   await assembleRelease({ from: [shard], out, config: undefined, tag, commit: undefined, sourceDateEpoch: undefined, run: { builderId: 'x', invocationId: undefined, repository: undefined }, log });
   await signRelease(out, key);
-  return verifyRelease(new DirectoryReader(out), { key, name: 'test' }, {});
+  return verifyRelease(new DirectoryReader(out), singleKeyStore('test', key), {});
 }
 
 function userPaths(root: string): InstallPaths {

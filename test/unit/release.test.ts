@@ -12,9 +12,12 @@ import { describe, expect, it } from 'vitest';
 import type { ReleaseIndex } from '../../pipeline/domain.ts';
 import type { ReleaseError } from '../../pipeline/errors.ts';
 import { assembleRelease, type AssembleOptions } from '../../pipeline/release/assemble.ts';
-import { formatSecretKey, generateKey, type SecretKey } from '../../pipeline/release/minisign.ts';
+import { sha256Hex } from '../../pipeline/checksums.ts';
+import { formatSecretKey, generateKey, keyIdHex, parseSignature, signMessage, type SecretKey } from '../../pipeline/release/minisign.ts';
+import { formatTrustedComment } from '../../pipeline/release/trusted-comment.ts';
 import { DirectoryReader } from '../../pipeline/release/release-reader.ts';
 import { signRelease } from '../../pipeline/release/sign-release.ts';
+import { singleKeyStore } from '../../pipeline/release/trust.ts';
 import { verifyRelease } from '../../pipeline/release/verify-release.ts';
 import { parse, withMatrix } from '../helpers/config.ts';
 import { FAKE_IMAGE, FAKE_SOURCE, fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
@@ -25,7 +28,7 @@ import { forgeRelease } from '../helpers/forge-release.ts';
 const log = { info: () => {}, warn: () => {} };
 const [x64, aarch64] = fakeVariants();
 const key = generateKey();
-const trust = { key, name: 'test key' };
+const trust = singleKeyStore('test key', key);
 
 /** Two shards, one variant each, as two CI jobs would upload them. */
 async function shards(root: string, opts: { boot?: boolean } = {}): Promise<string[]> {
@@ -52,7 +55,7 @@ async function released(root: string): Promise<string> {
 
 async function brokenLink(dir: string, k: SecretKey = key): Promise<string> {
   try {
-    await verifyRelease(new DirectoryReader(dir), { key: k, name: 'test key' });
+    await verifyRelease(new DirectoryReader(dir), singleKeyStore('test key', k));
   } catch (err) {
     return (err as ReleaseError).link ?? String(err);
   }
@@ -166,7 +169,9 @@ describe('release SBOM and provenance', () => {
 
   it('writes an in-toto Statement v1 with SLSA v1 provenance whose subjects are every asset', async () => {
     const out = await released(tempDir('rel-'));
-    const statement = JSON.parse(fileOf(out, 'provenance.intoto.jsonl').toString());
+    const envelope = JSON.parse(fileOf(out, 'provenance.intoto.jsonl').toString());
+    expect(envelope).toMatchObject({ payloadType: 'application/vnd.in-toto+json', signatures: [{ keyid: keyIdHex(key.keyId) }] });
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString());
     expect(statement._type).toBe('https://in-toto.io/Statement/v1');
     expect(statement.predicateType).toBe('https://slsa.dev/provenance/v1');
     const sums = fileOf(out, 'SHA256SUMS').toString().trim().split('\n').map((l) => l.split('  ').reverse());
@@ -184,7 +189,8 @@ describe('release sign and verify', () => {
   it('verifies a signed release, and sha256sum -c agrees with SHA256SUMS', async () => {
     const out = await released(tempDir('rel-'));
     const r = await verifyRelease(new DirectoryReader(out), trust);
-    expect(r.trustedComment).toMatch(/^timestamp:1735689600\tfile:SHA256SUMS\thashed\trelease:v2026.11.0$/);
+    expect(r.trustedComment).toMatch(/^timestamp:\d+\tfile:SHA256SUMS\thashed\ttag:v2026.11.0\tkind:release\tindex:sha256:[0-9a-f]{64}$/);
+    expect(r.signer?.name).toBe('test key');
     expect(execFileSync('sha256sum', ['-c', '--strict', 'SHA256SUMS'], { cwd: out }).toString()).toMatch(/x64-debug.tar.xz: OK/);
   });
 
@@ -242,13 +248,13 @@ describe('release sign and verify', () => {
     const chunks: Buffer[] = [];
     for await (const c of hostile as AsyncIterable<Buffer>) chunks.push(c);
     const tar = Buffer.concat(chunks);
-    forgeRelease(out, key, (d) => execFileSync('sh', ['-c', 'xz -c > x64-debug.tar.xz'], { cwd: d, input: tar }));
+    await forgeRelease(out, key, (d) => execFileSync('sh', ['-c', 'xz -c > x64-debug.tar.xz'], { cwd: d, input: tar }));
     expect(await brokenLink(out)).toBe('x64-debug.tar.xz: x64-debug/../evil.efi');
   });
 
   it('rejects an archive whose files differ from the signed index, naming the file', async () => {
     const out = await released(tempDir('rel-'));
-    forgeRelease(out, key, (d) => {
+    await forgeRelease(out, key, (d) => {
       execFileSync('sh', ['-c', 'mkdir t && tar -xJf x64-debug.tar.xz -C t && printf x >> t/x64-debug/OVMF_VARS.fd && tar -cJf x64-debug.tar.xz -C t x64-debug && rm -r t'], { cwd: d });
     });
     expect(await brokenLink(out)).toBe('x64-debug.tar.xz: OVMF_VARS.fd');
@@ -256,5 +262,43 @@ describe('release sign and verify', () => {
 
   it('keeps secret keys readable by minisign\'s format', () => {
     expect(formatSecretKey(key)).toMatch(/^untrusted comment: .*\n[A-Za-z0-9+/=]{212}\n$/);
+  });
+});
+
+describe('release trust: trusted comment, signed provenance, key life cycle', () => {
+  const reject = async (out: string, store = trust) => verifyRelease(new DirectoryReader(out), store).then(() => 'verified', (err: ReleaseError) => err.message);
+
+  it('names the key that signed, and the tag, kind and index digest it signed', async () => {
+    const out = await released(tempDir('rel-'));
+    const r = await verifyRelease(new DirectoryReader(out), trust);
+    expect(r.signer).toMatchObject({ name: 'test key', keyId: key.keyId });
+    expect(r.signed).toMatchObject({ tag: 'v2026.11.0', kind: 'release', index: sha256Hex(fileOf(out, 'index.json')) });
+  });
+
+  it('refuses a valid signature whose trusted comment names another tag', async () => {
+    const out = await released(tempDir('rel-'));
+    const sums = fileOf(out, 'SHA256SUMS');
+    const comment = formatTrustedComment({ signedAt: 1, file: 'SHA256SUMS', tag: 'v2026.12.0', kind: 'release', index: sha256Hex(fileOf(out, 'index.json')) });
+    writeFileSync(join(out, 'SHA256SUMS.minisig'), signMessage(key, sums, comment));
+    expect(await reject(out)).toBe('trusted comment: SHA256SUMS.minisig: it was signed for tag v2026.12.0, index.json says v2026.11.0');
+  });
+
+  it('refuses provenance whose envelope was altered, even when SHA256SUMS was re-signed to match', async () => {
+    const out = await released(tempDir('rel-'));
+    const envelope = JSON.parse(fileOf(out, 'provenance.intoto.jsonl').toString()) as { payload: string };
+    const statement = JSON.parse(Buffer.from(envelope.payload, 'base64').toString()) as { predicate: { runDetails: { builder: { id: string } } } };
+    statement.predicate.runDetails.builder.id = 'urn:someone-else';
+    writeFileSync(join(out, 'provenance.intoto.jsonl'), `${JSON.stringify({ ...envelope, payload: Buffer.from(JSON.stringify(statement)).toString('base64') })}\n`);
+    const sums = fileOf(out, 'SHA256SUMS').toString().replace(/^[0-9a-f]{64}(?= {2}provenance)/m, sha256Hex(fileOf(out, 'provenance.intoto.jsonl')));
+    writeFileSync(join(out, 'SHA256SUMS'), sums);
+    const signed = parseSignature(fileOf(out, 'SHA256SUMS.minisig').toString());
+    writeFileSync(join(out, 'SHA256SUMS.minisig'), signMessage(key, Buffer.from(sums), signed.trustedComment));
+    expect(await reject(out)).toMatch(/^provenance.intoto.jsonl line 1: no signature verifies with a trusted key/);
+  });
+
+  it('refuses a release signed with a revoked key, naming the key', async () => {
+    const out = await released(tempDir('rel-'));
+    const revoked = { ...trust, keys: trust.keys.map((k) => ({ ...k, revoked: 'compromised' })) };
+    expect(await reject(out, revoked)).toBe(`signature: SHA256SUMS.minisig: key test key (${keyIdHex(key.keyId)}) is revoked (compromised)`);
   });
 });
