@@ -63,9 +63,14 @@ export async function lockDestination(paths: InstallPaths, o: LockOptions): Prom
     if (o.signal.aborted) throw new CancelledError();
     // DESTDIR itself is not part of what is installed.
     for (const d of await missingDirs(dir)) if (!paths.destdir || d.length > paths.destdir.length) made.push(paths.destdir ? d.slice(paths.destdir.length) : d);
-    await mkdir(dir, { recursive: true });
     const mine = join(dir, tempName('lock'));
-    await writeFile(mine, `${process.pid}\n`);
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(mine, `${process.pid}\n`);
+    } catch (err) {
+      throw new DestinationError(`${dir}: cannot take its lock (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+        'run pull as the user the destination belongs to (root for a system install), or choose another with --user or --destdir', { cause: err });
+    }
     try {
       await link(mine, file);
       const dirs = new Set(made);

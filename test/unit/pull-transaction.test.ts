@@ -154,6 +154,12 @@ describe('the destination lock', () => {
     expect(existsSync(join(root, 'data', 'edk2-matrix', LOCK_FILE))).toBe(false);
   });
 
+  it('refuses with one line when the lock cannot be made there', async () => {
+    const root = tempDir('pull-lock-');
+    writeFileSync(join(root, 'data'), 'not a directory');
+    expect(await failure(lockDestination(userPaths(root), { log: quietLog, signal: never }))).toMatch(/edk2-matrix: cannot take its lock \((ENOTDIR|EEXIST)\) \(run pull as the user/);
+  });
+
   it('is released, and what it made removed, when the work fails', async () => {
     const root = tempDir('pull-lock-');
     const paths = userPaths(root);
