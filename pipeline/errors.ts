@@ -161,6 +161,14 @@ export class InstallError extends MatrixError {
   }
 }
 
+/**
+ * The state `pull` keeps at a destination stands in the way: its receipt cannot be read, another
+ * pull holds the destination, an interrupted pull cannot be repaired, or files cannot be removed.
+ */
+export class DestinationError extends MatrixError {
+  readonly exitCode = 1;
+}
+
 /** The run was interrupted (Ctrl-C, SIGTERM). */
 export class CancelledError extends MatrixError {
   readonly exitCode = 130;

@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { selectVariants } from '../config/select.ts';
 import { UsageError } from '../errors.ts';
 import { checkInstall } from '../pull/check-install.ts';
+import { atDestination } from '../pull/destination.ts';
 import { installRelease } from '../pull/install.ts';
 import { installPaths, onDisk } from '../pull/install-paths.ts';
 import { readReceipt, receiptPath } from '../pull/receipt.ts';
@@ -52,8 +53,13 @@ Options:
   --cache-dir DIR       where downloads are kept (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
   -h, --help            this help
 
-Exit status: 0 done, 1 a broken release (the first broken link is named) or drift found,
-2 bad usage, 130 interrupted. Whatever fails, the destination stays exactly as it was.
+One pull (install, --check, uninstall) at a time per destination: another waits for it up to
+5 minutes, then refuses naming its pid. An install killed at any point (even SIGKILL) is
+completed or undone by the next pull, --check or uninstall there, which says so.
+
+Exit status: 0 done, 1 a broken release (the first broken link is named), drift found, a
+receipt that cannot be read, or files uninstall could not remove (each is named), 2 bad usage,
+130 interrupted. Whatever fails, the destination stays exactly as it was.
 `;
 
 function usage(message: string): UsageError {
@@ -98,18 +104,24 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal):
   if (v.check || positionals[0] === 'uninstall') {
     if (v.check && positionals.length) throw usage('--check takes no release');
     if (!v.check && positionals.length !== 1) throw usage('uninstall takes no release');
-    const receipt = await readReceipt(paths);
-    if (!receipt.variants.length) throw usage(`nothing was installed here: no receipt at ${receiptPath(paths)}`);
-    const ids = v.only === undefined ? receipt.variants.map((x) => x.id) : selectVariants(receipt.variants, v.only).map((x) => x.id);
-    if (v.check) {
-      const drift = await checkInstall(paths, { ...receipt, variants: receipt.variants.filter((x) => ids.includes(x.id)) });
-      for (const d of drift) out.write(`drift: ${d}\n`);
-      out.write(`${ids.length} variant(s) checked in ${onDisk(paths, paths.dataDir)}: ${drift.length ? `${drift.length} problem(s)` : 'as installed'}\n`);
-      return drift.length ? 1 : 0;
-    }
-    const removed = await uninstall(paths, receipt, ids, log);
-    out.write(`removed ${removed.join(', ')} from ${onDisk(paths, paths.dataDir)} and their descriptors from ${onDisk(paths, paths.descriptorDir)}\n`);
-    return 0;
+    return atDestination(paths, { log, signal }, async (lock) => {
+      const receipt = await readReceipt(paths);
+      if (!receipt.variants.length) throw usage(`nothing was installed here: no receipt at ${receiptPath(paths)}`);
+      const ids = v.only === undefined ? receipt.variants.map((x) => x.id) : selectVariants(receipt.variants, v.only).map((x) => x.id);
+      if (v.check) {
+        const drift = await checkInstall(paths, { ...receipt, variants: receipt.variants.filter((x) => ids.includes(x.id)) });
+        for (const d of drift) out.write(`drift: ${d}\n`);
+        out.write(`${ids.length} variant(s) checked in ${onDisk(paths, paths.dataDir)}: ${drift.length ? `${drift.length} problem(s)` : 'as installed'}\n`);
+        return drift.length ? 1 : 0;
+      }
+      const done = await uninstall(paths, receipt, ids, log);
+      lock.removeIfEmpty(done.emptyDirs);
+      for (const f of done.failed) process.stderr.write(`edk2-matrix: could not remove ${f.path} (${f.reason})\n`);
+      if (done.removed.length) out.write(`removed ${done.removed.join(', ')} from ${onDisk(paths, paths.dataDir)} and their descriptors from ${onDisk(paths, paths.descriptorDir)}\n`);
+      if (!done.failed.length) return 0;
+      out.write(`${done.failed.length} path(s) could not be removed; what they belong to stays in the receipt: fix the cause and run uninstall again\n`);
+      return 1;
+    });
   }
 
   if (positionals.length !== 1) throw usage('give one release URL or directory');
@@ -130,7 +142,11 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal):
     out.write(`would install ${ids.join(', ')} into ${onDisk(paths, paths.dataDir)}, descriptors into ${onDisk(paths, paths.descriptorDir)}\n`);
     return 0;
   }
-  const receipt = await installRelease({ paths, release, location, ids, prefer: v.prefer!, log, signal });
+  const receipt = await atDestination(paths, { log, signal }, async (lock) => {
+    // Again under the lock: another pull may have installed a newer release meanwhile.
+    checkNoDowngrade((await readReceipt(paths)).variants, ids, head.signed!, v['allow-downgrade']!);
+    return installRelease({ paths, release, location, ids, prefer: v.prefer!, log, signal, made: lock.made });
+  });
   for (const x of receipt.variants.filter((r) => ids.includes(r.id))) {
     out.write(`${x.id}: ${onDisk(paths, x.dir)} (descriptor${x.descriptors.length > 1 ? 's' : ''} ${x.descriptors.map((d) => onDisk(paths, d.path)).join(', ')})\n`);
   }

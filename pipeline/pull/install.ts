@@ -2,28 +2,32 @@
  * Installs verified variants as one transaction. First everything new is written beside what
  * is live (an immutable store directory per variant and release, fsynced; descriptor texts
  * prepared); then the commit switches each variant's link, renames each descriptor into
- * place and writes the receipt — every step a rename. A failure or Ctrl-C at any point undoes
- * what was done, in reverse, so the destination is exactly as it was; what ran before keeps
- * working throughout. Under --destdir (a package build, not a live system) variants are plain
- * directories.
+ * place and writes the receipt — every step a rename, the receipt's the last. A journal
+ * (install-journal.ts), written before the first change, says how to undo each step: a
+ * failure or Ctrl-C undoes what was done, so the destination is exactly as it was, and a
+ * SIGKILL at any point is repaired by the next pull. What ran before keeps working throughout.
+ * Under --destdir (a package build, not a live system) variants are plain directories.
+ * The caller holds the destination's lock (destination-lock.ts).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readlink, rename, rm, rmdir, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, open, readFile, readlink, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { RECEIPT_FORMAT, type ArtifactFile, type InstalledVariant, type Manifest, type Receipt } from '../domain.ts';
-import { CancelledError, InstallError, MatrixError, ReleaseError } from '../errors.ts';
-import { fileMode, MANIFEST_FILE, RECEIPT_FILE, STORE_DIR, TEMP_PREFIX } from '../layout.ts';
-import { syncPath, writeFileSynced } from '../host/atomic-publish.ts';
+import { CancelledError, DestinationError, InstallError, MatrixError, ReleaseError } from '../errors.ts';
+import { fileMode, MANIFEST_FILE, STORE_DIR, TEMP_PREFIX } from '../layout.ts';
+import { publishFile, syncPath } from '../host/atomic-publish.ts';
 import type { Log } from '../domain.ts';
 import { readVariantArchive } from '../release/variant-archive.ts';
 import type { VerifiedRelease } from '../release/verify-release.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
 import { exists } from '../host/exists.ts';
 import { installedDescriptorName, rewriteDescriptor } from './installed-descriptor.ts';
-import { readReceipt } from './receipt.ts';
+import { journalPath, pointLink, settle, writeJournal, type InstallJournal } from './install-journal.ts';
+import { missingDirs } from './missing-dirs.ts';
+import { readReceipt, receiptPath, receiptText, recordedLocation } from './receipt.ts';
 import { sha256Hex } from '../checksums.ts';
 
 export interface InstallRequest {
@@ -35,34 +39,16 @@ export interface InstallRequest {
   readonly prefer: boolean;
   readonly log: Log;
   readonly signal: AbortSignal;
+  /** Directories made for the destination before (by its lock), as recorded, outermost first. */
+  readonly made?: readonly string[];
+  /**
+   * Called between the steps of the transaction, by name. Tests simulate a crash at a step with
+   * a promise that never settles: nothing after it runs, as after a SIGKILL.
+   */
+  readonly step?: (name: string) => Promise<void>;
 }
 
 const temp = (dir: string, label: string) => join(dir, `${TEMP_PREFIX}${process.pid}-${label}`);
-
-/** Every undo step of the transaction so far; `rollback` runs them newest first. */
-class Undo {
-  readonly #steps: (() => Promise<void>)[] = [];
-  push(step: () => Promise<void>): void {
-    this.#steps.push(step);
-  }
-  async rollback(log: Log): Promise<void> {
-    for (const step of this.#steps.reverse()) {
-      await step().catch((err: unknown) => log.warn(`undoing a step of the install failed: ${(err as Error).message}`));
-    }
-  }
-}
-
-/** mkdir -p; returns the directories it made, outermost first, and undoes them when empty. */
-async function makeDirs(dir: string, undo: Undo): Promise<string[]> {
-  const made = await mkdir(dir, { recursive: true });
-  if (!made) return [];
-  const created: string[] = [];
-  for (let d = dir; d.startsWith(made) && d.length >= made.length; d = dirname(d)) created.unshift(d);
-  undo.push(async () => {
-    for (const d of [...created].reverse()) await rmdir(d).catch(() => {});
-  });
-  return created;
-}
 
 /** Unpacks one verified archive into `dir`, every file fsynced and checked against the index. */
 async function unpack(archive: string, id: string, want: readonly ArtifactFile[], dir: string, signal: AbortSignal): Promise<void> {
@@ -94,9 +80,8 @@ async function unpack(archive: string, id: string, want: readonly ArtifactFile[]
 
 interface Prepared {
   readonly entry: InstalledVariant;
-  /** Store directory (live) or staging directory (package) on disk. */
+  /** Store directory (live) or staging directory (package), as recorded. */
   readonly staged: string;
-  readonly stagedIsNew: boolean;
   /** Installed path (as recorded) → text, for the variant's own descriptor and each enrolled store's. */
   readonly descriptorTexts: ReadonlyMap<string, string>;
 }
@@ -104,18 +89,26 @@ interface Prepared {
 export async function installRelease(req: InstallRequest): Promise<Receipt> {
   const { paths, release, signal, log } = req;
   const disk = (p: string) => onDisk(paths, p);
+  const recorded = (d: string) => (paths.destdir ? d.slice(paths.destdir.length) : d);
+  const step = req.step ?? (() => Promise.resolve());
   const previous = await readReceipt(paths);
-  const undo = new Undo();
+  if (await exists(journalPath(paths))) {
+    throw new DestinationError(`${disk(paths.dataDir)}: an interrupted pull left its journal`, 'run pull --check there first: it repairs the install');
+  }
   const checkAbort = () => {
     if (signal.aborted) throw new CancelledError();
   };
-  const cleanupAfter: string[] = [];
+  const dirs = [paths.dataDir, paths.descriptorDir, ...(paths.live ? [join(paths.dataDir, STORE_DIR)] : [])].map(disk);
+  const created = [...new Set([...req.made ?? [], ...(await Promise.all(dirs.map(missingDirs))).flat().map(recorded)])].filter((d) => d !== '');
+  let journal: InstallJournal = { generator: 'edk2-matrix-pull-journal', pid: process.pid, phase: 'staging', created };
+  let journaled = false;
   try {
-    const created = [
-      ...await makeDirs(disk(paths.dataDir), undo),
-      ...await makeDirs(disk(paths.descriptorDir), undo),
-      ...(paths.live ? await makeDirs(disk(join(paths.dataDir, STORE_DIR)), undo) : []),
-    ].map((d) => (paths.destdir ? d.slice(paths.destdir.length) : d));
+    // 0. The journal, before anything else changes.
+    await mkdir(disk(paths.dataDir), { recursive: true });
+    await writeJournal(paths, journal);
+    journaled = true;
+    await step('journal');
+    for (const d of dirs) await mkdir(d, { recursive: true });
 
     // 1. Stage: nothing live changes.
     const prepared: Prepared[] = [];
@@ -130,15 +123,15 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
       const reuse = paths.live && old?.storeDir === final && await exists(disk(final));
       if (!reuse) {
         const stageDir = temp(disk(paths.live ? join(paths.dataDir, STORE_DIR) : paths.dataDir), `stage-${id}`);
-        undo.push(() => rm(stageDir, { recursive: true, force: true }));
         log.info(`${id}: unpacking ${archiveAsset.name}`);
         await unpack(release.archives.get(id)!, id, variant.files, stageDir, signal);
+        await step(`unpacked ${id}`);
         if (await exists(disk(staged))) {
           if (!paths.live) throw new ReleaseError(`install ${disk(staged)}`, 'exists and is not ours');
           await rm(disk(staged), { recursive: true, force: true }); // an unreferenced leftover of an interrupted pull
         }
         await rename(stageDir, disk(staged));
-        undo.push(() => rm(disk(staged), { recursive: true, force: true }));
+        await step(`staged ${id}`);
       }
       const manifest = JSON.parse(await readFile(join(disk(staged), MANIFEST_FILE), 'utf8')) as Manifest;
       const dir = join(paths.dataDir, id);
@@ -148,12 +141,12 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
         descriptorTexts.set(join(paths.descriptorDir, installedDescriptorName(d.file, d.name, req.prefer)), text);
       }
       prepared.push({
-        staged, stagedIsNew: !reuse, descriptorTexts,
+        staged, descriptorTexts,
         entry: {
           id, dir, storeDir: final,
           descriptors: [...descriptorTexts].map(([path, text]) => ({ path, sha256: sha256Hex(text) })),
           files: variant.files.map((f) => ({ ...f, path: f.path.slice(id.length + 1) })),
-          release: { location: req.location, tag: release.index.release.tag, keyId: release.keyId, archiveSha256: archiveAsset.sha256, signedAt: release.signed?.signedAt },
+          release: { location: recordedLocation(paths, req.location), tag: release.index.release.tag, keyId: release.keyId, archiveSha256: archiveAsset.sha256, signedAt: release.signed?.signedAt },
         },
       });
     }
@@ -169,77 +162,70 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
       }
     }
 
-    // 2. Commit: renames only, each undone on failure.
-    for (const p of prepared) {
-      checkAbort();
-      const link = disk(p.entry.dir);
-      const old = previous.variants.find((v) => v.id === p.entry.id);
-      if (paths.live) {
-        const before = await readlink(link).catch(() => undefined);
-        const tmpLink = temp(disk(paths.dataDir), `link-${p.entry.id}`);
-        await rm(tmpLink, { force: true });
-        await symlink(join(STORE_DIR, p.staged.split('/').pop()!), tmpLink);
-        await rename(tmpLink, link);
-        undo.push(async () => {
-          if (before === undefined) return void (await rm(link, { force: true }));
-          await symlink(before, tmpLink);
-          await rename(tmpLink, link);
-        });
-        if (old && old.storeDir !== p.entry.storeDir) cleanupAfter.push(disk(old.storeDir));
-      } else {
-        const aside = temp(disk(paths.dataDir), `old-${p.entry.id}`);
-        const had = await exists(link);
-        if (had) await rename(link, aside);
-        await rename(disk(p.staged), link);
-        undo.push(async () => {
-          await rename(link, disk(p.staged));
-          if (had) await rename(aside, link);
-        });
-        if (had) cleanupAfter.push(aside);
-      }
-      for (const [path, text] of p.descriptorTexts) {
-        const descriptor = disk(path);
-        const previousText = await readFile(descriptor).catch(() => undefined);
-        const tmpDescriptor = temp(disk(paths.descriptorDir), `descriptor-${p.entry.id}`);
-        await writeFileSynced(tmpDescriptor, text);
-        undo.push(() => rm(tmpDescriptor, { force: true }));
-        await rename(tmpDescriptor, descriptor);
-        undo.push(async () => {
-          if (previousText === undefined) await rm(descriptor, { force: true });
-          else await writeFileSynced(descriptor, previousText);
-        });
-      }
-      for (const d of old?.descriptors ?? []) if (!p.descriptorTexts.has(d.path)) cleanupAfter.push(disk(d.path));
-    }
-    checkAbort();
+    // 2. Commit: first the journal of every change, then renames only, the receipt's last.
     const receipt: Receipt = {
       generator: 'edk2-matrix-pull',
       formatVersion: RECEIPT_FORMAT,
       variants: [...previous.variants.filter((v) => !req.ids.includes(v.id)), ...prepared.map((p) => p.entry)].sort((a, b) => (a.id < b.id ? -1 : 1)),
       directories: [...previous.directories, ...created.filter((d) => !previous.directories.includes(d))],
     };
-    await writeReceiptFile(paths, receipt, undo);
+    const text = receiptText(receipt);
+    const remove: string[] = [];
+    for (const p of prepared) {
+      const old = previous.variants.find((v) => v.id === p.entry.id);
+      if (paths.live && old && old.storeDir !== p.entry.storeDir) remove.push(old.storeDir);
+      for (const d of old?.descriptors ?? []) if (!p.descriptorTexts.has(d.path)) remove.push(d.path);
+    }
+    const moves = paths.live ? [] : await Promise.all(prepared.map(async (p) => {
+      const aside = join(paths.dataDir, `${TEMP_PREFIX}${process.pid}-old-${p.entry.id}`);
+      return { dir: p.entry.dir, staged: p.staged, aside, had: await exists(disk(p.entry.dir)) };
+    }));
+    remove.push(...moves.filter((m) => m.had).map((m) => m.aside));
+    journal = {
+      ...journal, phase: 'commit', receiptSha256: sha256Hex(text), remove, moves,
+      links: paths.live ? await Promise.all(prepared.map(async (p) => ({
+        dir: p.entry.dir, target: join(STORE_DIR, p.entry.storeDir.split('/').pop()!), before: await readlink(disk(p.entry.dir)).catch(() => null),
+      }))) : [],
+      descriptors: await Promise.all(prepared.flatMap((p) => [...p.descriptorTexts.keys()]).map(async (path) => ({ path, before: await readFile(disk(path), 'utf8').catch(() => null) }))),
+    };
+    checkAbort();
+    await writeJournal(paths, journal);
+    await step('journal commit');
+    for (const l of journal.links ?? []) {
+      await pointLink(disk(l.dir), l.target);
+      await step(`linked ${l.dir}`);
+    }
+    for (const m of moves) {
+      if (m.had) await rename(disk(m.dir), disk(m.aside));
+      await rename(disk(m.staged), disk(m.dir));
+      await step(`moved ${m.dir}`);
+    }
+    for (const p of prepared) {
+      checkAbort();
+      for (const [path, descriptor] of p.descriptorTexts) {
+        await publishFile(disk(path), descriptor);
+        await step(`descriptor ${path}`);
+      }
+    }
     await syncPath(disk(paths.descriptorDir));
+    checkAbort();
+    await publishFile(receiptPath(paths), text);
     await syncPath(disk(paths.dataDir));
-    // Done: what the new install replaced can go. Failures here only leave unreferenced files.
-    for (const p of cleanupAfter) await rm(p, { recursive: true, force: true }).catch(() => {});
+    await step('receipt');
+    // Committed: what the new install replaced can go.
+    const { complete } = await settle(paths, journal, log);
+    if (!complete) log.warn(`${disk(paths.dataDir)}: installed, but some of what it replaced is left; the next pull or --check removes it`);
     return receipt;
   } catch (err) {
-    await undo.rollback(log);
+    if (journaled) {
+      const { complete } = await settle(paths, journal, log).catch((e: unknown) => {
+        log.warn(`undoing the install failed: ${(e as Error).message}`);
+        return { complete: false };
+      });
+      if (!complete) log.warn(`${disk(paths.dataDir)}: not all of the install could be undone; the next pull or --check repairs it`);
+    }
     if (err instanceof MatrixError) throw err;
     const e = err as NodeJS.ErrnoException;
     throw new InstallError(disk(paths.dataDir), e.code ? `${e.code} (${e.syscall ?? 'write'} ${e.path ?? ''})`.replace(' )', ')') : e.message, { cause: err });
   }
-}
-
-async function writeReceiptFile(paths: InstallPaths, receipt: Receipt, undo: Undo): Promise<void> {
-  const file = onDisk(paths, join(paths.dataDir, RECEIPT_FILE));
-  const before = await readFile(file).catch(() => undefined);
-  const tmp = temp(dirname(file), 'receipt');
-  await writeFileSynced(tmp, `${JSON.stringify(receipt, null, 2)}\n`);
-  await rename(tmp, file);
-  undo.push(async () => {
-    if (before === undefined) await rm(file, { force: true });
-    else await writeFileSynced(file, before);
-  });
 }

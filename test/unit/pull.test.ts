@@ -17,33 +17,13 @@ import { installPaths, type InstallPaths } from '../../pipeline/pull/install-pat
 import { installedDescriptorName } from '../../pipeline/pull/installed-descriptor.ts';
 import { readReceipt } from '../../pipeline/pull/receipt.ts';
 import { uninstall } from '../../pipeline/pull/uninstall.ts';
-import { assembleRelease } from '../../pipeline/release/assemble.ts';
-import { generateKey } from '../../pipeline/release/minisign.ts';
-import { DirectoryReader } from '../../pipeline/release/release-reader.ts';
-import { signRelease } from '../../pipeline/release/sign-release.ts';
-import { singleKeyStore } from '../../pipeline/release/trust.ts';
-import { verifyRelease, type VerifiedRelease } from '../../pipeline/release/verify-release.ts';
-import { fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
+import type { VerifiedRelease } from '../../pipeline/release/verify-release.ts';
+import { quietLog, testRelease, userPaths } from '../helpers/pull-release.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { treeSnapshot } from '../helpers/tree-snapshot.ts';
 
-const log = { info: () => {}, warn: () => {} };
-const key = generateKey();
-
-async function release(root: string, tag = 'v1', seed = ''): Promise<VerifiedRelease> {
-  const [x64, aarch64] = fakeVariants();
-  const shard = join(root, `shard${seed}`);
-  await writeFakeVariant(shard, x64!, { boot: {}, installPrefix: `/usr/share/edk2-matrix/{id}${seed}` });
-  await writeFakeVariant(shard, aarch64!, { boot: {}, installPrefix: `/usr/share/edk2-matrix/{id}${seed}` });
-  const out = join(root, `release-${tag}${seed}`);
-  await assembleRelease({ from: [shard], out, config: undefined, tag, commit: undefined, sourceDateEpoch: undefined, run: { builderId: 'x', invocationId: undefined, repository: undefined }, log });
-  await signRelease(out, key);
-  return verifyRelease(new DirectoryReader(out), singleKeyStore('test', key), {});
-}
-
-function userPaths(root: string): InstallPaths {
-  return installPaths({ user: true, destdir: undefined, prefix: undefined }, { XDG_DATA_HOME: join(root, 'data'), XDG_CONFIG_HOME: join(root, 'config') });
-}
+const log = quietLog;
+const release = testRelease;
 
 const install = (paths: InstallPaths, r: VerifiedRelease, o: { prefer?: boolean; ids?: string[]; signal?: AbortSignal } = {}) =>
   installRelease({ paths, release: r, location: 'test', ids: o.ids ?? ['aarch64-debug', 'x64-debug'], prefer: o.prefer ?? false, log, signal: o.signal ?? new AbortController().signal });
