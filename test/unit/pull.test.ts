@@ -22,7 +22,7 @@ import { generateKey } from '../../pipeline/release/minisign.ts';
 import { DirectoryReader } from '../../pipeline/release/release-reader.ts';
 import { signRelease } from '../../pipeline/release/sign-release.ts';
 import { verifyRelease, type VerifiedRelease } from '../../pipeline/release/verify-release.ts';
-import { fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
+import { FAKE_NOTICES, fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 import { treeSnapshot } from '../helpers/tree-snapshot.ts';
 
@@ -35,7 +35,7 @@ async function release(root: string, tag = 'v1', seed = ''): Promise<VerifiedRel
   await writeFakeVariant(shard, x64!, { boot: {}, installPrefix: `/usr/share/edk2-matrix/{id}${seed}` });
   await writeFakeVariant(shard, aarch64!, { boot: {}, installPrefix: `/usr/share/edk2-matrix/{id}${seed}` });
   const out = join(root, `release-${tag}${seed}`);
-  await assembleRelease({ from: [shard], out, config: undefined, tag, commit: undefined, sourceDateEpoch: undefined, run: { builderId: 'x', invocationId: undefined, repository: undefined }, log });
+  await assembleRelease({ from: [shard], out, config: undefined, tag, commit: undefined, sourceDateEpoch: undefined, run: { builderId: 'x', invocationId: undefined, repository: undefined }, notices: FAKE_NOTICES, log });
   await signRelease(out, key);
   return verifyRelease(new DirectoryReader(out), { key, name: 'test' }, {});
 }
@@ -54,7 +54,7 @@ describe('pull into a user install', () => {
     await install(paths, await release(root));
     const data = join(root, 'data', 'edk2-matrix');
     expect(readlinkSync(join(data, 'x64-debug'))).toMatch(/^\.store\/x64-debug-[0-9a-f]{16}$/);
-    expect(readdirSync(join(data, 'x64-debug')).sort()).toEqual(['60-edk2-x64-debug.json', 'OVMF_CODE.fd', 'OVMF_VARS.fd', 'boot.json', 'build.log', 'launch.sh', 'manifest.json']);
+    expect(readdirSync(join(data, 'x64-debug')).sort()).toEqual(['60-edk2-x64-debug.json', 'LICENSE-edk2.txt', 'LICENSE-openssl.txt', 'LICENSE-ovmf.txt', 'OVMF_CODE.fd', 'OVMF_VARS.fd', 'build.log', 'launch.sh', 'manifest.json']);
     expect(lstatSync(join(data, 'x64-debug', 'launch.sh')).mode & 0o777).toBe(0o755);
     const descriptors = readdirSync(join(root, 'config', 'qemu', 'firmware'));
     expect(descriptors.sort()).toEqual(['90-edk2-matrix-aarch64-debug.json', '90-edk2-matrix-x64-debug.json']);
