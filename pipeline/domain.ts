@@ -466,13 +466,16 @@ export interface ReleaseInfo {
 
 export const RELEASE_FORMAT = 1;
 
+/** A variant in a release's index: the artifacts index entry without what depends on the run. */
+export type ReleaseVariant = Omit<IndexEntry, 'buildSeconds' | 'boot'>;
+
 /** A release's index.json: the artifacts index, plus what the release is and its assets. */
 export interface ReleaseIndex {
   readonly generator: 'edk2-matrix-release';
   readonly formatVersion: typeof RELEASE_FORMAT;
   readonly release: ReleaseInfo;
   readonly assets: readonly ReleaseAsset[];
-  readonly variants: readonly IndexEntry[];
+  readonly variants: readonly ReleaseVariant[];
 }
 
 // ─── install (pull) ───────────────────────────────────────────────────────────────────────

@@ -20,6 +20,7 @@ import { releaseReader } from '../release/release-reader.ts';
 import { signRelease } from '../release/sign-release.ts';
 import { verifyRelease } from '../release/verify-release.ts';
 import { createReporter } from '../report/create-reporter.ts';
+import { loadSourceNotices } from '../source/source-notices.ts';
 import { defaultCacheDir } from './matrix-command.ts';
 
 /** The package root: where keys/trust is, whatever the working directory. */
@@ -62,6 +63,8 @@ Options for assemble:
   --tag TAG             release tag (default: $GITHUB_REF_NAME on a tag push)
   --commit SHA          commit built (default: $GITHUB_SHA)
   --source-date-epoch N date for every timestamp (default: the variants' SOURCE_DATE_EPOCH)
+  --cache-dir DIR       where the source is read (and downloaded) for its licence texts
+                        (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
 Options for verify:
   --timeout SEC         give up on a server that sends nothing for this long (default: 30)
   --cache-dir DIR       where downloads are kept (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
@@ -189,12 +192,15 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
       if (!from.length || !v.out) throw usage('assemble needs --from DIR (one per shard) and --out DIR');
       const config = v.config ? { matrix: loadConfig(v.config), shownPath: relative(process.cwd(), resolve(v.config)) || v.config } : undefined;
       const env = process.env;
+      const log = createReporter();
+      // Licence texts and patch series come from the source the shards were built from (assemble checks its digests).
+      const notices = await loadSourceNotices((config?.matrix ?? loadConfig(join(PACKAGE_ROOT, 'matrix.yaml'))).source, resolve(v['cache-dir'] ?? defaultCacheDir()), log, signal);
       const result = await assembleRelease({
         from, out: v.out, config,
         tag: v.tag ?? (env.GITHUB_REF_TYPE === 'tag' ? env.GITHUB_REF_NAME : undefined),
         commit: v.commit ?? env.GITHUB_SHA,
         sourceDateEpoch: epochOption(v['source-date-epoch']),
-        run: buildRunFromEnv(), log: createReporter(),
+        run: buildRunFromEnv(), notices, log,
       });
       out.write(`release ${result.index.release.tag ?? '(untagged)'}: ${result.index.variants.length} variants in ${result.dir}\n`);
       for (const a of result.assets) out.write(`  ${String(a.size).padStart(12)}  ${a.name}\n`);

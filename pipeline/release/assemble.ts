@@ -4,21 +4,34 @@
  * against its manifest and every shard is checked against the others (same source, same
  * builder image, no variant twice, every declared variant present) before anything is
  * written; the release is written into a temporary sibling and renamed into place at once.
+ *
+ * Reproducible: the archives, index.json, the SBOMs and SHA256SUMS depend only on the tag,
+ * the source, the builder and the firmware, never on the run that built them. What differs by
+ * nature (build logs, timings, boot results: the run records) stays in the artifacts
+ * directories and the CI shards; a release carries none of it. A variant is still released
+ * only when its boot verification (if any) succeeded.
  */
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { sha256Hex, renderSums } from '../checksums.ts';
-import type { ArtifactFile, IndexEntry, MatrixConfig, ReleaseAsset, ReleaseIndex, ReleaseInfo } from '../domain.ts';
+import type { ArtifactFile, MatrixConfig, ReleaseAsset, ReleaseIndex, ReleaseInfo, ReleaseVariant } from '../domain.ts';
 import { RELEASE_FORMAT } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
 import { checkFiles } from '../export/artifact-cache.ts';
 import { makeIndex, readVariantDirs, type VariantDir } from '../export/artifacts-index.ts';
-import { archiveName, BOOT_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, sbomName, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
+import { archiveName, BOOT_RECORD, BOOT_SERIAL_LOG, BUILD_LOG, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, sbomName, SECOND_BUILD_LOG, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import type { Log } from '../domain.ts';
+import type { SourceNotices } from '../source/source-notices.ts';
 import { GENERATOR_VERSION } from '../version.ts';
 import { provenanceStatement, type BuildRun } from './provenance.ts';
+import { variantLicences } from './licences.ts';
 import { variantSbom } from './sbom.ts';
 import { writeVariantArchive } from './variant-archive.ts';
+
+// TODO(layout.ts): replace with BUILD_RECORD and RUN_RECORDS from layout.ts once they land there.
+const BUILD_RECORD = 'build-record.json';
+/** Files of a variant directory whose bytes depend on the run (logs, timings, boot results): never released. */
+export const RUN_RECORDS: readonly string[] = [BUILD_LOG, SECOND_BUILD_LOG, BUILD_RECORD, BOOT_RECORD, BOOT_SERIAL_LOG];
 
 export interface AssembleOptions {
   /** Artifacts directories written by `npm run matrix`, one per shard. */
@@ -31,13 +44,15 @@ export interface AssembleOptions {
   /** Overrides the date the variants were built with (their SOURCE_DATE_EPOCH). */
   readonly sourceDateEpoch: number | undefined;
   readonly run: BuildRun;
+  /** Licence texts and patch series of the source the shards were built from (source/source-notices.ts). */
+  readonly notices: SourceNotices;
   readonly log: Log;
 }
 
 interface ShardVariant {
   readonly shard: string;
   readonly dir: VariantDir;
-  /** What goes into the archive: the manifest's files, manifest.json, boot.json. */
+  /** What goes into the archive: the manifest's files but run records, and manifest.json (licence texts are added later). */
   readonly files: { readonly name: string; readonly data: Buffer }[];
 }
 
@@ -54,14 +69,16 @@ async function readShard(shard: string, log: Log): Promise<ShardVariant[]> {
     const where = join(shard, m.id);
     const { data, problem } = await checkFiles(where, m.files);
     if (problem) throw new ReleaseError(`shard ${shard}: ${m.id}`, `${problem}`, 'a shard\'s files must be exactly what its build published: rebuild that shard');
-    const boot = dir.extras.find((f) => f.path === BOOT_RECORD);
     if (dir.boot && !dir.boot.ok) throw new ReleaseError(`shard ${shard}: ${m.id}`, `its boot verification failed (${dir.boot.reason})`, 'only firmware that boots is released');
-    const left = dir.extras.filter((f) => f.path !== MANIFEST_FILE && f.path !== BOOT_RECORD).map((f) => f.path);
+    const left = dir.extras.filter((f) => f.path !== MANIFEST_FILE && !RUN_RECORDS.includes(f.path)).map((f) => f.path);
     if (left.length) log.warn(`${m.id}: leaving out ${left.join(', ')} (not in its manifest)`);
+    // A manifest written before run records left it still lists its build log: the archive must
+    // then carry it (the manifest inside names it), and that archive is not reproducible.
+    const listedRecords = m.files.filter((f) => RUN_RECORDS.includes(f.path)).map((f) => f.path);
+    if (listedRecords.length) log.warn(`${m.id}: its manifest lists ${listedRecords.join(', ')}, whose bytes depend on the run: its archive will not be reproducible (rebuild it with this edk2-matrix)`);
     const files = [
       ...m.files.map((f) => ({ name: f.path, data: data.get(f.path)! })),
       { name: MANIFEST_FILE, data: await readFile(join(where, MANIFEST_FILE)) },
-      ...(boot ? [{ name: BOOT_RECORD, data: await readFile(join(where, BOOT_RECORD)) }] : []),
     ];
     out.push({ shard, dir, files });
   }
@@ -69,7 +86,7 @@ async function readShard(shard: string, log: Log): Promise<ShardVariant[]> {
 }
 
 /** Refuses duplicates and mixed sources or images, naming the two shards that disagree. */
-function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['config']): void {
+function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['config'], notices: SourceNotices): void {
   const first = all[0]!;
   const seen = new Map<string, ShardVariant>();
   for (const v of all) {
@@ -84,6 +101,10 @@ function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['
     if (a.builder.digest !== b.builder.digest) {
       throw new ReleaseError(`variant ${id}`, `was built by builder ${b.builder.digest.slice(0, 12)} (${v.shard}), ${a.id} by ${a.builder.digest.slice(0, 12)} (${first.shard}): one release, one builder (its Dockerfile and packages.lock)`,
         'build every shard from the same commit');
+    }
+    if (JSON.stringify(notices.digests) !== JSON.stringify(b.source.digests)) {
+      throw new ReleaseError(`variant ${id}`, `was built from ${b.source.description}, but the licence texts were read from another source`,
+        'pass --config with the matrix the shards were built from');
     }
     if (a.build.env.SOURCE_DATE_EPOCH !== b.build.env.SOURCE_DATE_EPOCH) {
       throw new ReleaseError(`variant ${id}`, `has SOURCE_DATE_EPOCH ${b.build.env.SOURCE_DATE_EPOCH}, ${a.id} ${a.build.env.SOURCE_DATE_EPOCH}`);
@@ -110,7 +131,7 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
   if (existing && existing.length) throw new ReleaseError(`output ${out}`, 'is not empty', 'assemble into a new directory; a release is never overwritten');
   const all: ShardVariant[] = [];
   for (const shard of opts.from) all.push(...(await readShard(resolve(shard), opts.log)));
-  checkConsistent(all, opts.config);
+  checkConsistent(all, opts.config, opts.notices);
   all.sort((a, b) => (a.dir.manifest.id < b.dir.manifest.id ? -1 : 1));
 
   const m0 = all[0]!.dir.manifest;
@@ -130,18 +151,21 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
   await mkdir(temp);
   try {
     const assets: ReleaseAsset[] = [];
-    const variants: IndexEntry[] = [];
+    const variants: ReleaseVariant[] = [];
     for (const v of all) {
       const m = v.dir.manifest;
-      const files: ArtifactFile[] = v.files.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.length }))
+      const licences = variantLicences(m, opts.notices.licenceFiles);
+      const archived = [...v.files, ...licences.map((l) => ({ name: l.file, data: l.data }))];
+      const files: ArtifactFile[] = archived.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.length }))
         .sort((a, b) => (a.path < b.path ? -1 : 1));
-      const archive = await writeVariantArchive(join(temp, archiveName(m.id)), m.id, v.files, info.sourceDateEpoch);
+      const archive = await writeVariantArchive(join(temp, archiveName(m.id)), m.id, archived, info.sourceDateEpoch);
       assets.push({ name: archiveName(m.id), kind: 'archive', variant: m.id, ...archive });
-      const sbom = `${JSON.stringify(variantSbom(m, files, info), null, 2)}\n`;
+      const sbom = `${JSON.stringify(variantSbom(m, files, info, { licences, patches: opts.notices.patches }), null, 2)}\n`;
       await writeFile(join(temp, sbomName(m.id)), sbom);
       assets.push({ name: sbomName(m.id), kind: 'sbom', variant: m.id, sha256: sha256Hex(sbom), size: Buffer.byteLength(sbom) });
-      const entry = makeIndex([v.dir]).variants[0];
-      variants.push({ ...entry!, files: files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })) });
+      // The artifacts index's run-dependent fields (build seconds, boot result) stay out of a release.
+      const { buildSeconds: _seconds, boot: _boot, ...entry } = makeIndex([v.dir]).variants[0]!;
+      variants.push({ ...entry, files: files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })) });
       opts.log.info(`${m.id}: ${archiveName(m.id)} ${archive.size} bytes (${files.length} files)`);
     }
     const index: ReleaseIndex = { generator: 'edk2-matrix-release', formatVersion: RELEASE_FORMAT, release: info, assets, variants };

@@ -39,9 +39,12 @@ const VERSION_FILES: Readonly<Record<string, VersionFile>> = {
   libspdm: { file: 'VERSION.md', read: group(/version\s+(\d+\.\d+\.\d+)/i) },
 };
 
-/** Is this a file the component scan needs? */
+/** A licence text at the top of a directory: `License.txt`, `LICENSE`, `COPYING`, libfdt's `BSD-2-Clause`, ... */
+export const LICENCE_FILE = /(^|\/)(licen[cs]e|copying|bsd-2-clause|gpl)(\.(txt|md))?$/i;
+
+/** Is this a file the component scan needs (versions, and licence texts for source-notices.ts)? */
 export function isComponentFile(path: string): boolean {
-  return path === '.gitmodules' || Object.values(VERSION_FILES).some((v) => path.endsWith(`/${v.file}`));
+  return path === '.gitmodules' || LICENCE_FILE.test(path) || Object.values(VERSION_FILES).some((v) => path.endsWith(`/${v.file}`));
 }
 
 /** `[submodule "x"] path = ... url = ...` sections of a .gitmodules file. */

@@ -11,6 +11,7 @@ import { publishVariant } from '../../pipeline/export/export-variant.ts';
 import { describeFile, makeBuildRecord, makeManifest } from '../../pipeline/export/manifest.ts';
 import { BOOT_RECORD, BUILD_LOG, BUILD_RECORD, fileMode, MANIFEST_FILE } from '../../pipeline/layout.ts';
 import { makeRecipe } from '../../pipeline/plan/recipe.ts';
+import type { SourceNotices } from '../../pipeline/source/source-notices.ts';
 import { parse, withMatrix } from './config.ts';
 
 export const FAKE_SOURCE: PreparedSource = {
@@ -20,6 +21,16 @@ export const FAKE_SOURCE: PreparedSource = {
   origin: { kind: 'debian', package: 'edk2', version: '2025.02-8+deb13u1' },
   digests: [{ name: 'edk2_2025.02.orig.tar.xz', sha256: 'b63b6053d6d89c74d9291f9e96fde1584be99e6fb9c169ba9511505129d6b049' }],
   components: [{ name: 'openssl', path: 'CryptoPkg/Library/OpensslLib/openssl', url: 'https://example.org/openssl', version: '3.4.0' }],
+};
+/** The licence texts and patches of FAKE_SOURCE, as source-notices.ts reads them from a source. */
+export const FAKE_NOTICES: SourceNotices = {
+  digests: FAKE_SOURCE.digests,
+  licenceFiles: {
+    'License.txt': 'SPDX-License-Identifier: BSD-2-Clause-Patent\n',
+    'OvmfPkg/License.txt': 'OvmfPkg: BSD-2-Clause-Patent\n',
+    'CryptoPkg/Library/OpensslLib/openssl/LICENSE.txt': 'Apache License, Version 2.0\n',
+  },
+  patches: ['debian/patches/no-stack-protector-all-archs.diff'],
 };
 export const FAKE_IMAGE: BuilderImage = { id: `sha256:${'1'.repeat(64)}`, tag: 'edk2-matrix/builder:test', digest: '2'.repeat(64), lock: '3'.repeat(64), snapshot: undefined, packages: ['gcc-14=14.2.0-19', 'nasm=2.16.03-1', 'make=4.4.1-2'] };
 

@@ -11,7 +11,7 @@ import { DirectoryReader } from '../../pipeline/release/release-reader.ts';
 import { signRelease } from '../../pipeline/release/sign-release.ts';
 import { singleKeyStore } from '../../pipeline/release/trust.ts';
 import { verifyRelease, type VerifiedRelease } from '../../pipeline/release/verify-release.ts';
-import { fakeVariants, writeFakeVariant } from './fake-artifacts.ts';
+import { FAKE_NOTICES, fakeVariants, writeFakeVariant } from './fake-artifacts.ts';
 
 export const quietLog = { info: () => {}, warn: () => {} };
 const key = generateKey();
@@ -23,7 +23,7 @@ export async function testRelease(root: string, tag = 'v1', seed = ''): Promise<
   await writeFakeVariant(shard, x64!, { boot: {}, installPrefix: `/usr/share/edk2-matrix/{id}${seed}` });
   await writeFakeVariant(shard, aarch64!, { boot: {}, installPrefix: `/usr/share/edk2-matrix/{id}${seed}` });
   const out = join(root, `release-${tag}${seed}`);
-  await assembleRelease({ from: [shard], out, config: undefined, tag, commit: undefined, sourceDateEpoch: undefined, run: { builderId: 'x', invocationId: undefined, repository: undefined }, log: quietLog });
+  await assembleRelease({ from: [shard], out, config: undefined, tag, commit: undefined, sourceDateEpoch: undefined, run: { builderId: 'x', invocationId: undefined, repository: undefined }, notices: FAKE_NOTICES, log: quietLog });
   await signRelease(out, key);
   return verifyRelease(new DirectoryReader(out), singleKeyStore('test', key), {});
 }

@@ -117,7 +117,8 @@ describe('release.yml rehearsed job by job', () => {
     expect(attested.subjects.map((s) => s.path)).toContain('index.json');
     const index = JSON.parse(readFileSync(join(published(), 'index.json'), 'utf8')) as ReleaseIndex;
     expect(index.release).toMatchObject({ tag: tag(), commit: sha, matrix: { path: CONFIG } });
-    for (const v of index.variants) expect(v.boot, v.id).toMatchObject({ ok: true });
+    // A release carries no run records: boot results stay in the shards (assemble refused any that failed).
+    for (const v of index.variants) expect(v, v.id).not.toHaveProperty('boot');
   });
 
   it('refuses to publish the same tag twice', async () => {

@@ -35,7 +35,7 @@ describe('pull into a user install', () => {
     await install(paths, await release(root));
     const data = join(root, 'data', 'edk2-matrix');
     expect(readlinkSync(join(data, 'x64-debug'))).toMatch(/^\.store\/x64-debug-[0-9a-f]{16}$/);
-    expect(readdirSync(join(data, 'x64-debug')).sort()).toEqual(['60-edk2-x64-debug.json', 'OVMF_CODE.fd', 'OVMF_VARS.fd', 'boot.json', 'launch.sh', 'manifest.json']);
+    expect(readdirSync(join(data, 'x64-debug')).sort()).toEqual(['60-edk2-x64-debug.json', 'LICENSE-edk2.txt', 'LICENSE-openssl.txt', 'LICENSE-ovmf.txt', 'OVMF_CODE.fd', 'OVMF_VARS.fd', 'launch.sh', 'manifest.json']);
     expect(lstatSync(join(data, 'x64-debug', 'launch.sh')).mode & 0o777).toBe(0o755);
     const descriptors = readdirSync(join(root, 'config', 'qemu', 'firmware'));
     expect(descriptors.sort()).toEqual(['90-edk2-matrix-aarch64-debug.json', '90-edk2-matrix-x64-debug.json']);
