@@ -114,7 +114,10 @@ export async function updateBuilderLock(scope: RunScope, spec: BuilderSpec, log:
   const before = (() => {
     try {
       return readLock(files, spec.context);
-    } catch {
+    } catch (err) {
+      // No lock yet, or one that does not parse: the new lock is written whole, all of it "added".
+      if (!(err instanceof ImageError)) throw err;
+      log.info(`builder lock: ${err.message}; writing a new one`);
       return new Map<string, string>();
     }
   })();

@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { DataFileError } from '../../pipeline/errors.ts';
 import { readCachedJson, readJsonIfPresent } from '../../pipeline/host/read-json.ts';
 import { listDir } from '../../pipeline/host/list-dir.ts';
-import { writeIndex } from '../../pipeline/export/artifacts-index.ts';
+import { pruneArtifacts, writeIndex } from '../../pipeline/export/artifacts-index.ts';
+import { isOursOrAbsent, markOutDir } from '../../pipeline/export/ownership.ts';
 import { ArtifactCache, publishedMatches } from '../../pipeline/export/artifact-cache.ts';
 import { fingerprintMatches, recordFingerprint } from '../../pipeline/export/fingerprint.ts';
 import { manifestSchema } from '../../pipeline/export/manifest-schema.ts';
@@ -140,5 +141,19 @@ describe('damaged cache records', () => {
     writeFileSync(join(dir, FINGERPRINT_FILE), '{"key": "k", "files": {"a": [1, 2]}}');
     expect(await fingerprintMatches(dir, 'k', ['a'])).toBe(false);
     expect(readdirSync(dir).sort()).toEqual([FINGERPRINT_FILE, 'a'].sort());
+  });
+});
+
+describe('what a run may remove', () => {
+  it('keeps a user\'s file in failed/ and refuses to publish over a user\'s file where a variant directory goes', async () => {
+    const out = tempDir('own-');
+    await markOutDir(out);
+    mkdirSync(join(out, 'failed'));
+    writeFileSync(join(out, 'failed', 'notes'), 'mine');
+    await pruneArtifacts(out, new Set(['x64-debug']), collect());
+    expect(readFileSync(join(out, 'failed', 'notes'), 'utf8')).toBe('mine');
+    writeFileSync(join(out, 'x64-debug'), 'also mine');
+    expect(await isOursOrAbsent(join(out, 'x64-debug'))).toBe(false);
+    expect(await isOursOrAbsent(join(out, 'aarch64-debug'))).toBe(true);
   });
 });
