@@ -169,6 +169,28 @@ export class DestinationError extends MatrixError {
   readonly exitCode = 1;
 }
 
+/** Why a JSON file we wrote earlier cannot be used: what the code branches on. */
+export type DataFileProblem = 'unreadable' | 'not-json' | 'invalid';
+
+/**
+ * A JSON file edk2-matrix wrote and reads back (a manifest, a cache record) that is damaged:
+ * it cannot be read, is not JSON, or does not have the shape its schema asks for.
+ */
+export class DataFileError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(
+    readonly file: string,
+    /** What the file should be, e.g. "variant manifest". */
+    readonly what: string,
+    readonly problem: DataFileProblem,
+    readonly detail: string,
+    hint?: string,
+    options?: ErrorOptions,
+  ) {
+    super(`${file}: ${problem === 'unreadable' ? `cannot read this ${what}` : problem === 'not-json' ? `this ${what} is not JSON` : `not a valid ${what}`}: ${detail}`, hint, options);
+  }
+}
+
 /** The run was interrupted (Ctrl-C, SIGTERM). */
 export class CancelledError extends MatrixError {
   readonly exitCode = 130;

@@ -14,6 +14,7 @@ import type {
   ExitStatus,
   ImageBuild,
   LabelledResources,
+  PullAttempt,
 } from './engine.ts';
 
 interface HttpError {
@@ -103,15 +104,17 @@ export class DockerEngine implements Engine {
     return info?.Id;
   }
 
-  async tryPull(ref: string, signal: AbortSignal): Promise<boolean> {
+  async tryPull(ref: string, signal: AbortSignal): Promise<PullAttempt> {
     try {
       const stream = await this.#docker.pull(ref, { abortSignal: signal });
       await followProgress(this.#docker, stream, () => {});
-      return true;
-    } catch {
+      return { pulled: true };
+    } catch (err) {
       if (signal.aborted) throw new CancelledError();
-      // Any other failure means "no registry serves it here"; the caller makes the image itself.
-      return false;
+      const lost = connectionFailure(err);
+      if (lost) throw new EngineLostError(describeHost(), `pulling ${ref}`, lost, { cause: err });
+      // The registry's refusal, or why none was reached: the caller tells them apart.
+      return { pulled: false, reason: engineMessage(err) };
     }
   }
 

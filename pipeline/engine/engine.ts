@@ -59,6 +59,8 @@ export interface Container {
   remove(): Promise<void>;
 }
 
+export type PullAttempt = { readonly pulled: true } | { readonly pulled: false; readonly reason: string };
+
 export interface ImageBuild {
   readonly context: Readable;
   readonly tag: string;
@@ -92,8 +94,11 @@ export interface Engine {
   ping(): Promise<EngineInfo>;
   /** Image id for a reference, or undefined when the engine does not have it. */
   imageId(ref: string): Promise<string | undefined>;
-  /** Tries a registry pull; false when no registry answers (offline). */
-  tryPull(ref: string, signal: AbortSignal): Promise<boolean>;
+  /**
+   * Tries a registry pull. A failure comes back with the engine's words for it (a registry's
+   * refusal, or why none was reached), for the caller to tell the two apart.
+   */
+  tryPull(ref: string, signal: AbortSignal): Promise<PullAttempt>;
   /** Imports a root filesystem tar as image `ref`; returns its id. */
   importRootfs(tar: Readable, ref: string): Promise<string>;
   buildImage(build: ImageBuild, signal: AbortSignal): Promise<string>;

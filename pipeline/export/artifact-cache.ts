@@ -3,9 +3,15 @@
  * An entry is used only after every file matched its recorded sha256; a damaged entry is
  * removed (with a warning) and the variant rebuilt.
  */
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ArtifactFile, Manifest } from '../domain.ts';
+import { z } from 'zod';
+import type { ArtifactFile } from '../domain.ts';
+import { DataFileError } from '../errors.ts';
+import { listDir } from '../host/list-dir.ts';
+import { readJsonIfPresent, type JsonFileKind } from '../host/read-json.ts';
+import { readPublishedManifest } from './artifacts-index.ts';
+import { artifactFileSchema } from './manifest-schema.ts';
 import type { Log } from '../domain.ts';
 import { fileMode, MANIFEST_FILE } from '../layout.ts';
 import { publishDirectory, type PublishFile } from '../host/atomic-publish.ts';
@@ -15,10 +21,12 @@ import { exists } from '../host/exists.ts';
 
 const ENTRY_FILE = 'entry.json';
 
-interface Entry {
-  readonly key: string;
-  readonly files: readonly ArtifactFile[];
-}
+const entrySchema = z.object({
+  key: z.string().min(1),
+  files: z.array(artifactFileSchema).readonly(),
+});
+type Entry = z.output<typeof entrySchema>;
+const ENTRY_KIND: JsonFileKind = { what: 'artifact cache entry', hint: 'the entry is removed and the variant built again' };
 
 const sha256 = sha256Hex;
 
@@ -29,8 +37,9 @@ export async function checkFiles(dir: string, files: readonly ArtifactFile[]): P
     let bytes: Buffer;
     try {
       bytes = await readFile(join(dir, f.path));
-    } catch {
-      return { data, problem: `${f.path} is missing` };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      return { data, problem: code === 'ENOENT' ? `${f.path} is missing` : `${f.path} cannot be read (${code ?? (err as Error).message})` };
     }
     if (bytes.length !== f.size || sha256(bytes) !== f.sha256) return { data, problem: `${f.path} does not match its sha256` };
     data.set(f.path, bytes);
@@ -44,16 +53,14 @@ export async function checkFiles(dir: string, files: readonly ArtifactFile[]): P
  * files' fingerprint when nothing about them changed since, hashed otherwise (or `rehash`).
  */
 export async function publishedMatches(variantDir: string, key: string, rehash = false): Promise<boolean> {
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(await readFile(join(variantDir, MANIFEST_FILE), 'utf8')) as Manifest;
-  } catch {
-    return false;
-  }
-  if (manifest.key !== key) return false;
+  // No manifest, another's, or an older format: not what `key` describes. A damaged one of ours
+  // is a DataFileError: the run stops and says which, as writing the index would.
+  const manifest = (await readPublishedManifest(variantDir))?.manifest;
+  if (manifest?.key !== key) return false;
   const names = [MANIFEST_FILE, ...manifest.files.map((f) => f.path)];
   if (!rehash && (await fingerprintMatches(variantDir, key, names))) return true;
   const { problem } = await checkFiles(variantDir, manifest.files);
+  // The fingerprint only spares the next run the hashing: failing to record it loses nothing.
   if (problem === undefined) await recordFingerprint(variantDir, key, names).catch(() => {});
   return problem === undefined;
 }
@@ -68,12 +75,18 @@ export class ArtifactCache {
   /** The verified files of an entry, or undefined when there is none (or it was damaged). */
   async lookup(key: string, id: string, log: Log): Promise<PublishFile[] | undefined> {
     const dir = this.#entryDir(key);
-    let entry: Entry;
+    let entry: Entry | undefined;
     try {
-      entry = JSON.parse(await readFile(join(dir, ENTRY_FILE), 'utf8')) as Entry;
-    } catch {
+      entry = await readJsonIfPresent(join(dir, ENTRY_FILE), entrySchema, ENTRY_KIND);
+    } catch (err) {
+      if (!(err instanceof DataFileError)) throw err;
+      log.warn(`${id}: cache entry ${key.slice(0, 12)} is damaged (${err.message}); removing it and building again`);
+      await rm(dir, { recursive: true, force: true });
+      return undefined;
+    }
+    if (!entry) {
       if (await exists(dir)) {
-        log.warn(`${id}: cache entry ${key.slice(0, 12)} has no readable index; removing it and building again`);
+        log.warn(`${id}: cache entry ${key.slice(0, 12)} has no ${ENTRY_FILE}; removing it and building again`);
         await rm(dir, { recursive: true, force: true });
       }
       return undefined;
@@ -101,8 +114,8 @@ export class ArtifactCache {
   /** Removes every entry whose key is not in `keep`; returns how many went. */
   async prune(keep: ReadonlySet<string>): Promise<number> {
     let removed = 0;
-    for (const prefix of await readdir(this.dir).catch(() => [] as string[])) {
-      for (const key of await readdir(join(this.dir, prefix)).catch(() => [] as string[])) {
+    for (const prefix of await listDir(this.dir)) {
+      for (const key of await listDir(join(this.dir, prefix))) {
         if (keep.has(key)) continue;
         await rm(join(this.dir, prefix, key), { recursive: true, force: true });
         removed += 1;

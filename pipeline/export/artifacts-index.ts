@@ -13,6 +13,11 @@ import { isFailureRecord } from './ownership.ts';
 import { renderSums, sha256Hex } from '../checksums.ts';
 import { BOOT_RECORD, BUILD_RECORD, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import { pidAlive } from '../host/pid-alive.ts';
+import { listDir } from '../host/list-dir.ts';
+import { checkJson, parseJson, readJsonIfPresent, readTextIfPresent } from '../host/read-json.ts';
+import { DataFileError } from '../errors.ts';
+import { BOOT_RECORD_KIND, bootRecordSchema, BUILD_RECORD_KIND, buildRecordSchema, MANIFEST_KIND, manifestMark, manifestSchema } from './manifest-schema.ts';
+import { z } from 'zod';
 
 
 export interface VariantDir {
@@ -24,18 +29,28 @@ export interface VariantDir {
   readonly record: BuildRecord | undefined;
 }
 
-async function readManifest(dir: string): Promise<VariantDir | undefined> {
-  let text: Buffer;
-  let manifest: Manifest;
-  try {
-    text = await readFile(join(dir, MANIFEST_FILE));
-    manifest = JSON.parse(text.toString()) as Manifest;
-  } catch {
-    return undefined;
-  }
-  if (manifest.generator !== 'edk2-matrix' || manifest.formatVersion !== MANIFEST_FORMAT) return undefined;
+/**
+ * The manifest of `dir` as published: undefined when there is none, when it is not ours (another
+ * generator: a user's directory) or of another format (an older edk2-matrix: the run replaces
+ * it); a damaged manifest of ours is a DataFileError.
+ */
+export async function readPublishedManifest(dir: string): Promise<{ manifest: Manifest; text: string } | undefined> {
+  const file = join(dir, MANIFEST_FILE);
+  const text = await readTextIfPresent(file, MANIFEST_KIND);
+  if (text === undefined) return undefined;
+  const mark = parseJson(file, text, z.unknown(), MANIFEST_KIND);
+  const { success, data } = manifestMark.safeParse(mark);
+  if (!success || data.generator !== 'edk2-matrix' || data.formatVersion !== MANIFEST_FORMAT) return undefined;
+  return { manifest: checkJson(file, mark, manifestSchema, MANIFEST_KIND), text };
+}
+
+async function readVariantDir(dir: string): Promise<VariantDir | undefined> {
+  const published = await readPublishedManifest(dir);
+  if (!published) return undefined;
+  const { manifest, text } = published;
+  const bytes = Buffer.from(text);
   const listed = new Set(manifest.files.map((f) => f.path));
-  const extras: ArtifactFile[] = [{ path: MANIFEST_FILE, sha256: sha256Hex(text), size: text.length }];
+  const extras: ArtifactFile[] = [{ path: MANIFEST_FILE, sha256: sha256Hex(bytes), size: bytes.length }];
   for (const entry of (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const name = entry.name;
     // Only files are described; whatever else a user put there is left alone.
@@ -44,26 +59,29 @@ async function readManifest(dir: string): Promise<VariantDir | undefined> {
     extras.push({ path: name, sha256: sha256Hex(data), size: data.length });
   }
   const boot = extras.some((f) => f.path === BOOT_RECORD) ? await readBootRecord(join(dir, BOOT_RECORD)) : undefined;
-  const record = extras.some((f) => f.path === BUILD_RECORD) ? JSON.parse(await readFile(join(dir, BUILD_RECORD), 'utf8')) as BuildRecord : undefined;
+  const record = await readJsonIfPresent(join(dir, BUILD_RECORD), buildRecordSchema, BUILD_RECORD_KIND);
   return { manifest, extras, boot, record };
 }
 
-/** A boot record, or undefined when it is not one (a damaged file counts as "not verified"). */
+/**
+ * A boot record, or undefined when it is damaged: it only says whether the last `verify` booted
+ * the variant, so a damaged one counts as "not verified" (the next `verify` writes it again).
+ */
 async function readBootRecord(path: string): Promise<BootRecord | undefined> {
   try {
-    const record = JSON.parse(await readFile(path, 'utf8')) as BootRecord;
-    return typeof record?.ok === 'boolean' ? record : undefined;
-  } catch {
-    return undefined;
+    return await readJsonIfPresent(path, bootRecordSchema, BOOT_RECORD_KIND);
+  } catch (err) {
+    if (err instanceof DataFileError) return undefined;
+    throw err;
   }
 }
 
 export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
-  const names = await readdir(outDir).catch(() => [] as string[]);
+  const names = await listDir(outDir);
   const found: VariantDir[] = [];
   for (const name of names.sort()) {
     if (name.startsWith('.') || name === FAILED_DIR) continue;
-    const v = await readManifest(join(outDir, name));
+    const v = await readVariantDir(join(outDir, name));
     if (v && v.manifest.id === name) found.push(v);
   }
   return found;
@@ -93,7 +111,7 @@ export function artifactSums(dirs: readonly VariantDir[]): string {
 
 /** Removes temporary entries whose run is no longer alive, and variants the matrix dropped. */
 export async function pruneArtifacts(outDir: string, declared: ReadonlySet<string>, log: Log): Promise<void> {
-  const names = await readdir(outDir).catch(() => [] as string[]);
+  const names = await listDir(outDir);
   for (const name of names) {
     const pid = name.startsWith(TEMP_PREFIX) ? Number(name.slice(TEMP_PREFIX.length).split('-')[0]) : NaN;
     if (Number.isInteger(pid) && pid !== process.pid && !pidAlive(pid)) {
@@ -106,7 +124,7 @@ export async function pruneArtifacts(outDir: string, declared: ReadonlySet<strin
       await rm(join(outDir, d.manifest.id), { recursive: true, force: true });
     }
   }
-  for (const id of await readdir(join(outDir, FAILED_DIR)).catch(() => [] as string[])) {
+  for (const id of await listDir(join(outDir, FAILED_DIR))) {
     // Only failure records we wrote: whatever else lives in failed/ is the user's.
     if (!declared.has(id) && (await isFailureRecord(join(outDir, FAILED_DIR, id)))) await rm(join(outDir, FAILED_DIR, id), { recursive: true, force: true });
   }

@@ -6,17 +6,22 @@
  * them (same size, restored mtime, same ctime and inode) would go unnoticed: ctime cannot be
  * set back by ordinary tools, which is why it is part of the fingerprint.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { DataFileError } from '../errors.ts';
+import { readJsonIfPresent, type JsonFileKind } from '../host/read-json.ts';
 import { FINGERPRINT_FILE } from '../layout.ts';
 import { publishFile } from '../host/atomic-publish.ts';
 
 type Stamp = [size: number, mtimeMs: number, ctimeMs: number, ino: number];
 
-interface Fingerprint {
-  readonly key: string;
-  readonly files: Readonly<Record<string, Stamp>>;
-}
+const fingerprintSchema = z.object({
+  key: z.string(),
+  files: z.record(z.string(), z.tuple([z.number(), z.number(), z.number(), z.number()])),
+});
+type Fingerprint = z.output<typeof fingerprintSchema>;
+const FINGERPRINT_KIND: JsonFileKind = { what: 'file fingerprint', hint: 'it is written again after the files are hashed' };
 
 async function stamp(path: string): Promise<Stamp | undefined> {
   const st = await stat(path).catch(() => undefined);
@@ -36,12 +41,15 @@ export async function recordFingerprint(dir: string, key: string, names: readonl
 
 /** Whether every file of `dir` still has the stamp recorded for `key`. */
 export async function fingerprintMatches(dir: string, key: string, names: readonly string[]): Promise<boolean> {
-  let recorded: Fingerprint;
+  let recorded: Fingerprint | undefined;
   try {
-    recorded = JSON.parse(await readFile(join(dir, FINGERPRINT_FILE), 'utf8')) as Fingerprint;
-  } catch {
-    return false;
+    recorded = await readJsonIfPresent(join(dir, FINGERPRINT_FILE), fingerprintSchema, FINGERPRINT_KIND);
+  } catch (err) {
+    // Only a record of stamps: a damaged one means hashing the files again, which checks them all.
+    if (err instanceof DataFileError) return false;
+    throw err;
   }
+  if (!recorded) return false;
   if (recorded.key !== key) return false;
   for (const name of names) {
     const now = await stamp(join(dir, name));

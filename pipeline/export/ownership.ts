@@ -19,16 +19,33 @@ async function generatorOf(file: string): Promise<unknown> {
   }
 }
 
+/**
+ * Entries of `dir`: undefined when nothing is there, null when something that is not a directory
+ * is (a user's file: never ours). Any other failure is thrown, not taken for "nothing there".
+ */
+async function entriesOf(dir: string): Promise<string[] | null | undefined> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
 /** A variant directory we published (its manifest is ours), or nothing there at all. */
 export async function isOursOrAbsent(dir: string): Promise<boolean> {
-  const entries = await readdir(dir).catch(() => undefined);
+  const entries = await entriesOf(dir);
+  if (entries === null) return false;
   return entries === undefined || (await generatorOf(join(dir, MANIFEST_FILE))) === 'edk2-matrix';
 }
 
 /** A failure record we wrote: error.txt and nothing but our logs. */
 export async function isFailureRecord(dir: string): Promise<boolean> {
-  const entries = await readdir(dir).catch(() => undefined);
+  const entries = await entriesOf(dir);
   if (entries === undefined) return true;
+  if (entries === null) return false;
   return entries.includes(FAILURE_REASON) && entries.every((e) => [FAILURE_REASON, BUILD_LOG, SECOND_BUILD_LOG].includes(e));
 }
 

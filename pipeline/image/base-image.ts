@@ -1,7 +1,8 @@
 /**
- * The builder's base image: the engine's own copy, a registry pull, or, when no registry
- * answers (as on an offline host), a Debian root filesystem bootstrapped from the host's own
- * Debian mirror with mmdebstrap and imported. The run says which.
+ * The builder's base image: the engine's own copy, a registry pull, or, when no registry can be
+ * reached (as on an offline host), a Debian root filesystem bootstrapped from the host's own
+ * Debian mirror with mmdebstrap and imported. The run says which. A registry that answers with
+ * a refusal (authentication, unknown image, rate limit) stops the run with its words and a hint.
  */
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
@@ -9,6 +10,7 @@ import type { BuilderSpec } from '../domain.ts';
 import type { RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
 import type { AptArchive } from './apt-archive.ts';
+import { classifyPullFailure } from './registry-answer.ts';
 import type { Log } from '../domain.ts';
 
 /** Fixed so that mmdebstrap's output depends on the archive only, not on the clock. */
@@ -19,6 +21,8 @@ export function bootstrappedRef(base: string, snapshot?: string): string {
   const ref = `edk2-matrix/${base.replace(/^.*\//, '')}`;
   return snapshot ? `${ref}-${snapshot}` : ref;
 }
+
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 300);
 
 export interface BaseImage {
   readonly ref: string;
@@ -36,15 +40,21 @@ export async function ensureBaseImage(scope: RunScope, spec: BuilderSpec, archiv
     const id = await engine.imageId(ref);
     if (id) return { ref, id };
   }
+  let why = `snapshot ${spec.snapshot}`;
   if (!spec.snapshot) {
     log.info(`base image ${spec.base}: not in the engine, trying a registry pull`);
-    if (await engine.tryPull(spec.base, signal)) {
+    const attempt = await engine.tryPull(spec.base, signal);
+    if (attempt.pulled) {
       const id = await engine.imageId(spec.base);
-      if (id) return { ref: spec.base, id };
+      if (!id) throw new ImageError(`base image ${spec.base}: pulled, but the engine has no such image`, 'run again; if it persists, pull it by hand (docker pull) to see why');
+      return { ref: spec.base, id };
     }
+    const failure = classifyPullFailure(attempt.reason);
+    if (failure.kind === 'refused') throw new ImageError(`base image ${spec.base}: the registry refused the pull: ${oneLine(attempt.reason)}`, failure.hint);
+    why = `no registry reachable (${oneLine(attempt.reason)})`;
   }
   const ref = bootstrappedRef(spec.base, spec.snapshot);
-  log.info(`base image ${spec.base}: ${spec.snapshot ? `snapshot ${spec.snapshot}` : 'no registry answers'}; bootstrapping Debian ${spec.suite} from ${archive.url} with mmdebstrap as ${ref}`);
+  log.info(`base image ${spec.base}: ${why}; bootstrapping Debian ${spec.suite} from ${archive.url} with mmdebstrap as ${ref}`);
   const rootfs = bootstrapRootfs(spec.suite, archive.sourcesLine, signal);
   // When mmdebstrap fails the import fails too; its reason is the one worth showing. When the
   // import fails by itself, the rest of mmdebstrap's output is drained so that it can finish.

@@ -6,8 +6,10 @@
  * the build, the image must hold exactly what the lock says. `updateBuilderLock` writes a new
  * lock from the archive's newest versions.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { readCachedJson, type JsonFileKind } from '../host/read-json.ts';
 import type { BuilderImage, BuilderSpec } from '../domain.ts';
 import { LABEL, LABEL_ROLE, type Role, type RunScope } from '../engine/run-scope.ts';
 import { ImageError } from '../errors.ts';
@@ -89,12 +91,12 @@ export async function ensureBuilderImage(scope: RunScope, spec: BuilderSpec, cac
   if (id) {
     log.info(`builder image ${tag}: up to date`);
   } else {
-    const basePackages = parseLock((await installedPackages(scope, base.id, cacheDir)).join('\n'));
+    const basePackages = parseLock((await installedPackages(scope, base.id, cacheDir, log)).join('\n'));
     await checkAvailable(lock, basePackages, archive, spec.context, signal);
     log.info(`builder image ${tag}: building from ${spec.context} on ${base.ref}, packages from ${archive.url}`);
     id = await build(scope, spec, files, tag, base.ref, archive, true, log, signal);
   }
-  const packages = await installedPackages(scope, id, cacheDir);
+  const packages = await installedPackages(scope, id, cacheDir, log);
   const inImage = parseLock(packages.join('\n'));
   const wrong = [...lock].filter(([n, v]) => inImage.get(n) !== v);
   if (wrong.length) {
@@ -117,7 +119,10 @@ export async function updateBuilderLock(scope: RunScope, spec: BuilderSpec, log:
   const before = (() => {
     try {
       return readLock(files, spec.context);
-    } catch {
+    } catch (err) {
+      // No lock yet, or one that does not parse: the new lock is written whole, all of it "added".
+      if (!(err instanceof ImageError)) throw err;
+      log.info(`builder lock: ${err.message}; writing a new one`);
       return new Map<string, string>();
     }
   })();
@@ -140,14 +145,14 @@ export async function updateBuilderLock(scope: RunScope, spec: BuilderSpec, log:
   }
 }
 
+const PACKAGES_KIND: JsonFileKind = { what: 'record of an image\'s packages', hint: 'probing the image again' };
+const packagesSchema = z.array(z.string().regex(/^[^=\s]+=\S+$/, 'expected name=version'));
+
 /** `name=version` of every package in the image, probed once per image id and cached. */
-async function installedPackages(scope: RunScope, imageId: string, cacheDir: string): Promise<string[]> {
-  const file = join(cacheDir, 'images', `${imageId.replace(/^sha256:/, '')}.packages`);
-  try {
-    return (await readFile(file, 'utf8')).split('\n').filter(Boolean);
-  } catch {
-    // Not probed yet.
-  }
+async function installedPackages(scope: RunScope, imageId: string, cacheDir: string, log: Log): Promise<string[]> {
+  const file = join(cacheDir, 'images', `${imageId.replace(/^sha256:/, '')}.packages.json`);
+  const cached = await readCachedJson(file, packagesSchema, PACKAGES_KIND, log);
+  if (cached) return cached;
   const { exitCode, output } = await scope.capture(
     { image: imageId, cmd: ['dpkg-query', '-W', '-f', '${Package}=${Version}\\n'], network: 'none', hardened: true },
     'probe',
@@ -155,6 +160,6 @@ async function installedPackages(scope: RunScope, imageId: string, cacheDir: str
   if (exitCode !== 0) throw new ImageError(`dpkg-query in ${imageId.slice(7, 19)} exited ${exitCode}: ${output.slice(-200)}`);
   const packages = output.split('\n').map((l) => l.trim()).filter(Boolean).sort();
   await mkdir(join(cacheDir, 'images'), { recursive: true });
-  await writeFile(file, `${packages.join('\n')}\n`);
+  await writeFile(file, `${JSON.stringify(packages, null, 1)}\n`);
   return packages;
 }

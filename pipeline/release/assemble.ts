@@ -19,7 +19,7 @@ import { RELEASE_FORMAT } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
 import { checkFiles } from '../export/artifact-cache.ts';
 import { makeIndex, readVariantDirs, type VariantDir } from '../export/artifacts-index.ts';
-import { archiveName, BOOT_RECORD, BOOT_SERIAL_LOG, BUILD_LOG, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, sbomName, SECOND_BUILD_LOG, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
+import { archiveName, FAILED_DIR, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, RUN_RECORDS, sbomName, SUMS_FILE, TEMP_PREFIX } from '../layout.ts';
 import type { Log } from '../domain.ts';
 import type { SourceNotices } from '../source/source-notices.ts';
 import { GENERATOR_VERSION } from '../version.ts';
@@ -28,10 +28,6 @@ import { variantLicences } from './licences.ts';
 import { variantSbom } from './sbom.ts';
 import { writeVariantArchive } from './variant-archive.ts';
 
-// TODO(layout.ts): replace with BUILD_RECORD and RUN_RECORDS from layout.ts once they land there.
-const BUILD_RECORD = 'build-record.json';
-/** Files of a variant directory whose bytes depend on the run (logs, timings, boot results): never released. */
-export const RUN_RECORDS: readonly string[] = [BUILD_LOG, SECOND_BUILD_LOG, BUILD_RECORD, BOOT_RECORD, BOOT_SERIAL_LOG];
 
 export interface AssembleOptions {
   /** Artifacts directories written by `npm run matrix`, one per shard. */

@@ -4,10 +4,15 @@ import type { RunSummary } from './reporter.ts';
 import { describeError } from '../errors.ts';
 import { formatColumns } from './columns.ts';
 
+/**
+ * `12.3s` under a minute, `2m05s` from there on. Rounds once, before splitting into minutes
+ * and seconds, so 119.6 s is `2m00s` (not `1m60s`) and 59.96 s is `1m00s` (not `60.0s`).
+ */
 export function formatSeconds(s: number): string {
-  if (s < 60) return `${s.toFixed(1)}s`;
-  const m = Math.floor(s / 60);
-  return `${m}m${String(Math.round(s - m * 60)).padStart(2, '0')}s`;
+  const tenths = Math.round(s * 10);
+  if (tenths < 600) return `${(tenths / 10).toFixed(1)}s`;
+  const whole = Math.round(s);
+  return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
 }
 
 function rows(outcomes: readonly VariantOutcome[]): [string, string, string, string][] {

@@ -13,6 +13,56 @@ const LABEL = 210;
 const WIDTH = 960;
 const CURVE = 90;
 
+const FONT = 12;
+const SWATCH = 12;
+/** Space between a legend swatch and its label, and between one legend item and the next. */
+const SWATCH_GAP = 4;
+const ITEM_GAP = 18;
+const LEGEND_LINE = 18;
+
+/**
+ * Width of `text` in a sans-serif font of `size` px, estimated from character classes (narrow,
+ * wide, capitals) and on the generous side, since the SVG's viewer picks the actual font.
+ */
+export function textWidth(text: string, size = FONT): number {
+  let em = 0;
+  for (const c of text) {
+    if (/[ijlI|.,:;'!]/.test(c)) em += 0.3;
+    else if (/[ftr ()[\]-]/.test(c)) em += 0.4;
+    else if (/[mwMW@]/.test(c)) em += 0.95;
+    else if (/[A-Z+=<>~%#&]/.test(c)) em += 0.72;
+    else em += 0.6;
+  }
+  return em * size;
+}
+
+export interface LegendItem {
+  readonly phase: Phase;
+  /** Top-left corner of the swatch; the label follows it on the same line. */
+  readonly x: number;
+  readonly y: number;
+  /** Swatch and label together. */
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Legend items side by side from `left`, each as wide as its label, on as many lines as `right` needs. */
+export function legendLayout(left: number, right: number, top: number): LegendItem[] {
+  const items: LegendItem[] = [];
+  let x = left;
+  let y = top;
+  for (const phase of PHASES) {
+    const width = SWATCH + SWATCH_GAP + textWidth(phase);
+    if (x > left && x + width > right) {
+      x = left;
+      y += LEGEND_LINE;
+    }
+    items.push({ phase, x, y, width, height: SWATCH });
+    x += width + ITEM_GAP;
+  }
+  return items;
+}
+
 const esc = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 const n = (x: number) => Math.round(x * 10) / 10;
 
@@ -23,9 +73,10 @@ export function timelineSvg(t: Pick<Timeline, 'spans' | 'samples'>, title: strin
   const top = 40;
   const chartBottom = top + rows.length * ROW;
   const curveTop = chartBottom + 40;
-  const height = curveTop + CURVE + 60;
+  const legend = legendLayout(LABEL, WIDTH - 10, curveTop + CURVE + 35);
+  const height = Math.max(...legend.map((l) => l.y + l.height)) + 13;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" font-family="sans-serif" font-size="${FONT}">`,
     `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">${esc(title)}</text>`,
   ];
@@ -48,10 +99,9 @@ export function timelineSvg(t: Pick<Timeline, 'spans' | 'samples'>, title: strin
     const points = t.samples.map((s) => `${n(x(s.t))},${n(curveTop + CURVE * (1 - s.busy))}`).join(' ');
     out.push(`<polyline points="${points}" fill="none" stroke="#333" stroke-width="1.5"/>`);
   }
-  PHASES.forEach((p, i) => {
-    const lx = LABEL + i * 105;
-    out.push(`<rect x="${lx}" y="${height - 25}" width="12" height="12" fill="${COLOURS[p]}"/><text x="${lx + 16}" y="${height - 15}">${p}</text>`);
-  });
+  for (const l of legend) {
+    out.push(`<rect x="${n(l.x)}" y="${l.y}" width="${SWATCH}" height="${SWATCH}" fill="${COLOURS[l.phase]}"/><text x="${n(l.x + SWATCH + SWATCH_GAP)}" y="${l.y + 10}">${l.phase}</text>`);
+  }
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

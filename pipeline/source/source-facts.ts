@@ -2,8 +2,10 @@
  * What a verified source says about itself — which `-D` names each platform DSC understands,
  * and its date for SOURCE_DATE_EPOCH — computed once on this host and cached by its digests.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
+import { absentOr, readCachedJson, type JsonFileKind, type Holds, type SameShape } from '../host/read-json.ts';
 import type { SourceFacts, SourceSpec } from '../domain.ts';
 import { KNOWN_DSCS } from '../platforms.ts';
 import { defineCatalog } from './dsc-scan.ts';
@@ -13,6 +15,17 @@ import { scanSource } from './meta-files.ts';
 import { bundledComponents } from './bundled-components.ts';
 import { sha256Hex } from '../checksums.ts';
 
+/** A bundled library as recorded (in this cache and in manifests). */
+export const sourceComponentSchema = z.object({ name: z.string(), path: z.string(), url: absentOr(z.string()), version: absentOr(z.string()) });
+
+const sourceFactsSchema = z.object({
+  defines: z.record(z.string(), z.array(z.string()).readonly()),
+  epoch: z.number().int().nonnegative(),
+  components: z.array(sourceComponentSchema).readonly(),
+});
+const SOURCE_FACTS_KIND: JsonFileKind = { what: 'source facts cache', hint: 'scanning the source again' };
+export type SourceFactsSchemaIsSourceFacts = Holds<SameShape<z.output<typeof sourceFactsSchema>, SourceFacts>>;
+
 /** Bump when the scan changes what it finds. */
 const SCAN_VERSION = 3;
 
@@ -20,11 +33,9 @@ export async function loadSourceFacts(spec: SourceSpec, cacheDir: string, log: L
   const identity = await sourceIdentity(spec);
   const key = sha256Hex(JSON.stringify({ v: SCAN_VERSION, digests: identity.digests, dscs: KNOWN_DSCS }));
   const file = join(cacheDir, 'source-facts', `${key.slice(0, 32)}.json`);
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as SourceFacts;
-  } catch {
-    // Not scanned yet.
-  }
+  // A cache of what the scan finds: a damaged one is scanned again (and written anew).
+  const cached = await readCachedJson(file, sourceFactsSchema, SOURCE_FACTS_KIND, log);
+  if (cached) return cached;
   const inputs = await materializeSource(spec, cacheDir, log, signal);
   log.info(`source ${identity.description}: reading platform DSCs and dates`);
   const scanned = await scanSource(inputs);

@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { pack } from 'tar-stream';
-import type { Container, ContainerSpec, Engine, EngineInfo, ExitStatus, ImageBuild, LabelledResources } from '../../pipeline/engine/engine.ts';
+import type { Container, ContainerSpec, Engine, EngineInfo, ExitStatus, ImageBuild, LabelledResources, PullAttempt } from '../../pipeline/engine/engine.ts';
 import { EngineLostError } from '../../pipeline/errors.ts';
 
 export interface Behaviour {
@@ -128,8 +128,11 @@ export class FakeEngine implements Engine {
     return id;
   }
 
-  async tryPull(): Promise<boolean> {
-    return false;
+  /** What a pull gets: by default no registry, as on an offline host. */
+  pullAttempt: PullAttempt = { pulled: false, reason: 'Get "https://registry.invalid/v2/": dial tcp: lookup registry.invalid: no such host' };
+
+  async tryPull(): Promise<PullAttempt> {
+    return this.pullAttempt;
   }
 
   async importRootfs(_tar: Readable, ref: string): Promise<string> {

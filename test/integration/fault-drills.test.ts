@@ -14,6 +14,8 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../pipeline/cli/matrix-command.ts';
+import { manifestSchema } from '../../pipeline/export/manifest-schema.ts';
+import { MANIFEST_FORMAT } from '../../pipeline/domain.ts';
 import { defaultText, REPO } from '../helpers/config.ts';
 import { snapshot } from '../helpers/snapshot.ts';
 
@@ -84,11 +86,15 @@ function earlierArtifacts(name: string): string {
   mkdirSync(join(out, 'x64-debug'), { recursive: true });
   writeFileSync(join(out, 'x64-debug', 'OVMF_CODE.fd'), 'earlier build');
   // Marked as ours, as an earlier run leaves it: an index and a manifest of our format.
-  writeFileSync(join(out, 'x64-debug', 'manifest.json'), `${JSON.stringify({
-    generator: 'edk2-matrix', formatVersion: 1, id: 'x64-debug', key: 'earlier', arch: 'X64', target: 'DEBUG', features: [], defines: {},
-    build: { seconds: 1 }, files: [{ path: 'OVMF_CODE.fd', sha256: createHash('sha256').update('earlier build').digest('hex'), size: 13 }], descriptor: 'none.json',
-  })}\n`);
-  writeFileSync(join(out, 'index.json'), '{"generator":"edk2-matrix","formatVersion":1,"variants":[]}\n');
+  writeFileSync(join(out, 'x64-debug', 'manifest.json'), `${JSON.stringify(manifestSchema.parse({
+    generator: 'edk2-matrix', formatVersion: MANIFEST_FORMAT, id: 'x64-debug', key: 'earlier', arch: 'X64', target: 'DEBUG', toolchain: 'GCC5', features: [], dsc: 'OvmfPkg/OvmfPkgX64.dsc', defines: {}, pcds: {},
+    build: { args: [], env: {} },
+    source: { description: 'earlier', origin: { kind: 'archive', location: 'earlier.tar.xz' }, key: 'earlier', digests: [], components: [] },
+    builder: { digest: 'earlier', lock: 'earlier', packages: [] },
+    files: [{ path: 'OVMF_CODE.fd', sha256: createHash('sha256').update('earlier build').digest('hex'), size: 13 }],
+    qemu: { binary: 'qemu-system-x86_64', code: 'OVMF_CODE.fd', varsTemplate: 'OVMF_VARS.fd', argv: [], removableBootFile: 'BOOTX64.EFI', kvmHostArch: 'x64' }, descriptor: 'none.json', enrolled: [],
+  }))}\n`);
+  writeFileSync(join(out, 'index.json'), `{"generator":"edk2-matrix","formatVersion":${MANIFEST_FORMAT},"variants":[]}\n`);
   return out;
 }
 

@@ -10,6 +10,7 @@ import { publishVariant } from '../../pipeline/export/export-variant.ts';
 import { publishedMatches } from '../../pipeline/export/artifact-cache.ts';
 import { recordFingerprint } from '../../pipeline/export/fingerprint.ts';
 import { fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
+import type { Manifest } from '../../pipeline/domain.ts';
 
 const log = { info: () => {}, warn: () => {} };
 const isRoot = process.getuid?.() === 0;
@@ -40,10 +41,12 @@ describe('atomic publication', () => {
   });
 });
 
-const manifest = (id: string, files: { path: string; sha256: string; size: number }[]) => ({
-  generator: 'edk2-matrix', formatVersion: MANIFEST_FORMAT, id, arch: 'X64', target: 'DEBUG', toolchain: 'GCC5', features: [], dsc: 'd', defines: {}, pcds: {},
-  build: { args: [], env: {} }, source: { description: '', key: '', digests: [] }, builder: { packages: [] },
-  files, qemu: { binary: 'q', code: 'c', varsTemplate: 'v', argv: [] }, descriptor: '60-edk2-x.json',
+const manifest = (id: string, files: { path: string; sha256: string; size: number }[]): Manifest => ({
+  generator: 'edk2-matrix', formatVersion: MANIFEST_FORMAT, id, key: 'k'.repeat(64), arch: 'X64', target: 'DEBUG', toolchain: 'GCC5', features: [], dsc: 'd', defines: {}, pcds: {},
+  build: { args: [], env: {} },
+  source: { description: '', origin: { kind: 'archive', location: 'edk2.tar.xz' }, key: '', digests: [], components: [] },
+  builder: { digest: '', lock: '', snapshot: undefined, packages: [] },
+  files, qemu: { binary: 'q', code: 'c', varsTemplate: 'v', argv: [], removableBootFile: 'BOOTX64.EFI', kvmHostArch: 'x64' }, descriptor: '60-edk2-x.json', enrolled: [],
 });
 
 describe('index and checksums', () => {

@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { Spec, Validation } from '@cyclonedx/cyclonedx-library';
 import { PackageURL } from 'packageurl-js';
 import { describe, expect, it } from 'vitest';
-import type { Manifest, ReleaseIndex } from '../../pipeline/domain.ts';
-import { assembleRelease, RUN_RECORDS } from '../../pipeline/release/assemble.ts';
+import type { BuildRecord, Manifest, ReleaseIndex } from '../../pipeline/domain.ts';
+import { assembleRelease } from '../../pipeline/release/assemble.ts';
 import { variantLicences } from '../../pipeline/release/licences.ts';
 import { builderArch, builderDistro, debianPurl } from '../../pipeline/release/sbom.ts';
 import { sourceNotices } from '../../pipeline/source/source-notices.ts';
-import { BOOT_RECORD, BUILD_LOG, MANIFEST_FILE } from '../../pipeline/layout.ts';
+import { BOOT_RECORD, BUILD_LOG, BUILD_RECORD, MANIFEST_FILE, RUN_RECORDS } from '../../pipeline/layout.ts';
 import { FAKE_IMAGE, FAKE_NOTICES, FAKE_SOURCE, fakeVariants, writeFakeVariant } from '../helpers/fake-artifacts.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
 
@@ -36,7 +36,8 @@ async function shard(dir: string, seed: string, reverse: boolean): Promise<strin
     const manifest = { ...m, files: m.files.filter((f) => !RUN_RECORDS.includes(f.path)) };
     writeFileSync(join(where, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     writeFileSync(join(where, BUILD_LOG), `build of ${v.id} on ${seed}, -n ${seed.length}\n`);
-    writeFileSync(join(where, 'build-record.json'), JSON.stringify({ seconds: seed.length * 100, threads: seed.length }));
+    const record = JSON.parse(readFileSync(join(where, BUILD_RECORD), 'utf8')) as BuildRecord;
+    writeFileSync(join(where, BUILD_RECORD), JSON.stringify({ ...record, seconds: seed.length * 100, threads: seed.length, image: `sha256:${seed}` }));
     writeFileSync(join(where, BOOT_RECORD), JSON.stringify({ ok: true, secondsToShell: seed.length, accel: 'tcg', shellDisk: false, at: seed }));
     for (const f of readdirSync(where)) utimesSync(join(where, f), seed.length * 1000, seed.length * 1000);
   }

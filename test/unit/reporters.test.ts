@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BuildError } from '../../pipeline/errors.ts';
 import { escapeData, escapeProperty, workflowCommand } from '../../pipeline/report/github-commands.ts';
 import { PlainReporter } from '../../pipeline/report/plain-reporter.ts';
+import { formatSeconds } from '../../pipeline/report/summary.ts';
 
 function capture(): { out: PassThrough; text: () => string } {
   const out = new PassThrough();
@@ -25,5 +26,24 @@ describe('GitHub Actions workflow commands', () => {
     reporter.finished({ id: 'x64-debug', status: 'failed', seconds: 1, error });
     const commands = text().split('\n').filter((l) => l.startsWith('::'));
     expect(commands).toEqual([expect.stringMatching(/^::error title=x64-debug::x64-debug: edk2 build exited with status 1%0A::set-output/)]);
+  });
+});
+
+describe('durations', () => {
+  it('round once, so a minute never shows 60 seconds', () => {
+    expect(formatSeconds(119.6)).toBe('2m00s');
+    expect(formatSeconds(119.4)).toBe('1m59s');
+    expect(formatSeconds(179.5)).toBe('3m00s');
+    expect(formatSeconds(3599.7)).toBe('60m00s');
+  });
+
+  it('show tenths under a minute, and the minute from 59.95 s on', () => {
+    expect(formatSeconds(0)).toBe('0.0s');
+    expect(formatSeconds(9.96)).toBe('10.0s');
+    expect(formatSeconds(59.94)).toBe('59.9s');
+    expect(formatSeconds(59.96)).toBe('1m00s');
+    expect(formatSeconds(60)).toBe('1m00s');
+    expect(formatSeconds(60.4)).toBe('1m00s');
+    expect(formatSeconds(61.5)).toBe('1m02s');
   });
 });

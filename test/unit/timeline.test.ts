@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { phaseOfLine, Timeline } from '../../pipeline/report/timeline.ts';
-import { timelineSvg } from '../../pipeline/report/timeline-svg.ts';
+import { PHASES, phaseOfLine, Timeline } from '../../pipeline/report/timeline.ts';
+import { legendLayout, textWidth, timelineSvg, type LegendItem } from '../../pipeline/report/timeline-svg.ts';
 
 describe('the run timeline', () => {
   it('reads edk2\'s phases from its output', () => {
@@ -40,5 +40,30 @@ describe('the run timeline', () => {
     expect(svg).toContain('test &lt;run&gt;');
     expect(svg.match(/<title>/g)).toHaveLength(3);
     expect(svg).toMatch(/<polyline points="[\d., ]+"/);
+  });
+});
+
+describe('the timeline legend', () => {
+  const overlap = (a: LegendItem, b: LegendItem) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+  it('gives every phase a box as wide as its label, and no two boxes overlap', () => {
+    const items = legendLayout(210, 950, 0);
+    expect(items.map((l) => l.phase)).toEqual([...PHASES]);
+    const compile = items.find((l) => l.phase === 'autogen+compile')!;
+    expect(compile.width).toBeGreaterThan(textWidth('autogen+compile'));
+    expect(compile.width).toBeGreaterThan(items.find((l) => l.phase === 'boot')!.width);
+    for (const [i, a] of items.entries()) for (const b of items.slice(i + 1)) expect(overlap(a, b), `${a.phase} and ${b.phase}`).toBe(false);
+  });
+
+  it('goes on to a second line rather than past the right edge, still without overlaps', () => {
+    const items = legendLayout(0, 200, 100);
+    expect(new Set(items.map((l) => l.y)).size).toBeGreaterThan(1);
+    for (const l of items) expect(l.x + l.width).toBeLessThanOrEqual(200);
+    for (const [i, a] of items.entries()) for (const b of items.slice(i + 1)) expect(overlap(a, b), `${a.phase} and ${b.phase}`).toBe(false);
+  });
+
+  it('estimates wide letters wider than narrow ones', () => {
+    expect(textWidth('mmmm')).toBeGreaterThan(textWidth('iiii') * 2);
+    expect(textWidth('')).toBe(0);
   });
 });
