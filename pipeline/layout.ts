@@ -80,6 +80,8 @@ export const TEMP_PREFIX = '.tmp-';
 // The release's index.json and SHA256SUMS carry the same names as in artifacts/.
 /** minisign signature over SHA256SUMS. */
 export const SIGNATURE_FILE = `${SUMS_FILE}.minisig`;
+/** GitHub's build provenance attestation (a Sigstore bundle), published beside the release by the workflow. */
+export const ATTESTATION_BUNDLE_FILE = 'attestation.sigstore.json';
 /** SLSA v1 provenance as one in-toto Statement v1 per line. */
 export const PROVENANCE_FILE = 'provenance.intoto.jsonl';
 /** One variant directory as a deterministic archive. */

@@ -170,7 +170,10 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
     const subjects = [{ name: INDEX_FILE, sha256: sha256Hex(indexText) }, ...assets.map((a) => ({ name: a.name, sha256: a.sha256 }))];
     const provenance = `${JSON.stringify(provenanceStatement(index, subjects, opts.run))}\n`;
     await writeFile(join(temp, PROVENANCE_FILE), provenance);
-    await writeFile(join(temp, SUMS_FILE), renderSums([...subjects, { name: PROVENANCE_FILE, sha256: sha256Hex(provenance) }].map((s) => ({ path: s.name, sha256: s.sha256 }))));
+    // The provenance is not in SHA256SUMS: it names the CI run that made the release, so two
+    // honest builds of one tag would differ there. It is an attestation beside the release,
+    // authenticated by its own signatures (DSSE, added by `sign`).
+    await writeFile(join(temp, SUMS_FILE), renderSums(subjects.map((s) => ({ path: s.name, sha256: s.sha256 }))));
     // An empty output directory (made by the user or CI) is replaced; a non-empty one was refused above.
     if (existing) await rm(out, { recursive: true, force: true });
     await rename(temp, out);

@@ -34,6 +34,7 @@ export async function sealRelease(dir: string, key: SecretKey, signedAt: number)
   const index = JSON.parse(indexText.toString('utf8')) as ReleaseIndex;
   const statements = provenanceStatements(await readFile(join(dir, PROVENANCE_FILE), 'utf8'), undefined);
   const provenance = statements.map((st) => `${JSON.stringify(signEnvelope(key, IN_TOTO_PAYLOAD_TYPE, Buffer.from(JSON.stringify(st), 'utf8')))}\n`).join('');
+  // Releases assembled before the provenance left SHA256SUMS list it: their line follows the signed text.
   const sums = renderSums(parseSums(await readFile(join(dir, SUMS_FILE), 'utf8'))
     .map((e) => (e.path === PROVENANCE_FILE ? { ...e, sha256: sha256Hex(provenance) } : e)));
   const tag = index.release.tag;

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { parseSums, SumsFormatError, type SumsEntry } from '../checksums.ts';
 import { RELEASE_FORMAT, type ReleaseAsset, type ReleaseIndex } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
-import { archiveName, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, SIGNATURE_FILE, SUMS_FILE } from '../layout.ts';
+import { archiveName, ATTESTATION_BUNDLE_FILE, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, SIGNATURE_FILE, SUMS_FILE } from '../layout.ts';
 import { asEnvelope, envelopePayload, envelopeSigner, IN_TOTO_PAYLOAD_TYPE } from './dsse.ts';
 import { keyIdHex, MinisignFormatError, parseSignature, signatureProblem } from './minisign.ts';
 import { commentMismatch, parseTrustedComment, type SignedFields } from './trusted-comment.ts';
@@ -194,9 +194,9 @@ export function provenanceStatements(text: string, signedBy: readonly TrustedKey
 }
 
 async function checkProvenance(reader: ReleaseReader, sums: readonly SumsEntry[], signedBy: readonly TrustedKey[] | undefined, signal?: AbortSignal): Promise<void> {
+  // Pinned by SHA256SUMS in releases that list it; otherwise its DSSE signatures authenticate it.
   const entry = sums.find((e) => e.path === PROVENANCE_FILE);
-  if (!entry) throw new ReleaseError(SUMS_FILE, `does not list ${PROVENANCE_FILE}`);
-  const text = (await reader.bytes(PROVENANCE_FILE, { maxBytes: SMALL_FILE_MAX.provenance, sha256: entry.sha256 }, signal)).toString('utf8');
+  const text = (await reader.bytes(PROVENANCE_FILE, { maxBytes: SMALL_FILE_MAX.provenance, sha256: entry?.sha256 }, signal)).toString('utf8');
   const subjects = new Map<string, string>();
   for (const st of provenanceStatements(text, signedBy) as { subject?: { name: string; digest: { sha256: string } }[] }[]) {
     for (const s of st.subject ?? []) subjects.set(s.name, s.digest.sha256);
@@ -218,7 +218,10 @@ export async function verifyRelease(reader: ReleaseReader, trust: TrustStore | u
   const listed = new Map(sums.map((e) => [e.path, e.sha256]));
   const names = await reader.names();
   if (names) {
-    const extra = names.find((n) => !listed.has(n) && n !== SUMS_FILE && n !== SIGNATURE_FILE);
+    // Besides what SHA256SUMS lists: the signature, and the attestations that carry their own
+    // signatures and name the CI run (so that the listed assets stay the same for two builds).
+    const beside = new Set([SUMS_FILE, SIGNATURE_FILE, PROVENANCE_FILE, ATTESTATION_BUNDLE_FILE]);
+    const extra = names.find((n) => !listed.has(n) && !beside.has(n));
     if (extra) throw new ReleaseError(`asset ${extra}`, 'is not listed in SHA256SUMS (extra asset)', 'a release holds exactly what its signed SHA256SUMS lists');
     const missing = sums.find((e) => !names.includes(e.path));
     if (missing) throw new ReleaseError(`asset ${missing.path}`, `is listed in SHA256SUMS but missing from ${reader.location}`);

@@ -2,7 +2,9 @@
  * The part of GitHub Actions' expression language our workflows use, evaluated as GitHub
  * does: contexts (`github.ref_type`, `matrix.id`, `needs.plan.outputs.tag`, ...), string
  * literals, `==` `!=` `&&` `||` `!` and parentheses (with GitHub's loose equality and
- * value-returning `&&`/`||`), `fromJSON(...)` and `hashFiles(...)`. Anything else throws, so
+ * value-returning `&&`/`||`), `fromJSON(...)`, `hashFiles(...)`, `startsWith(...)`,
+ * `format(...)` and the status functions `success()` `failure()` `cancelled()` `always()`
+ * (given the job's status; a run here is never cancelled). Anything else throws, so
  * a workflow that grows a construct the rehearsal cannot evaluate fails the test instead of
  * being rehearsed wrongly.
  */
@@ -13,6 +15,33 @@ import picomatch from 'picomatch';
 
 export type Value = string | number | boolean | null | Value[] | { [k: string]: Value };
 export type Contexts = Record<string, Value>;
+
+/** What the status functions answer: did every job (or step) before this one succeed, did one fail. */
+export interface Status {
+  readonly success: boolean;
+  readonly failure: boolean;
+}
+
+/** Does an `if:` call a status function? Then GitHub does not add its implicit `success() &&`. */
+export function callsStatusFunction(condition: string): boolean {
+  return /\b(success|failure|cancelled|always)\s*\(/.test(condition);
+}
+
+/** An `if:` value, with or without its `${{ }}`. */
+export function condition(text: string): string {
+  const whole = /^\s*\$\{\{([\s\S]*?)\}\}\s*$/.exec(text);
+  return (whole ? whole[1]! : text).trim();
+}
+
+function format(template: string, args: Value[]): string {
+  return template.replace(/\{\{|\}\}|\{(\d+)\}/g, (m, i: string | undefined) => {
+    if (m === '{{') return '{';
+    if (m === '}}') return '}';
+    const arg = args[Number(i)];
+    if (arg === undefined) throw new Error(`format(): no argument {${i}}`);
+    return typeof arg === 'object' && arg !== null ? JSON.stringify(arg) : String(arg ?? '');
+  });
+}
 
 type Token = { t: 'str' | 'num' | 'id' | 'op'; v: string };
 
@@ -72,8 +101,11 @@ function hashFiles(root: string, patterns: string[]): string {
   return h.digest('hex');
 }
 
-/** Evaluates one expression (the text inside `${{ }}`). `root` is the workspace for hashFiles. */
-export function evaluate(src: string, ctx: Contexts, root: string): Value {
+/**
+ * Evaluates one expression (the text inside `${{ }}`). `root` is the workspace for hashFiles;
+ * `status` answers the status functions (an expression that calls one without it throws).
+ */
+export function evaluate(src: string, ctx: Contexts, root: string, status?: Status): Value {
   const tokens = tokenize(src);
   let pos = 0;
   const peek = () => tokens[pos];
@@ -120,6 +152,14 @@ export function evaluate(src: string, ctx: Contexts, root: string): Value {
       take(')');
       if (tok.v === 'fromJSON') return JSON.parse(String(args[0])) as Value;
       if (tok.v === 'hashFiles') return hashFiles(root, args.map(String));
+      if (tok.v === 'startsWith') return String(args[0] ?? '').toLowerCase().startsWith(String(args[1] ?? '').toLowerCase());
+      if (tok.v === 'format') return format(String(args[0]), args.slice(1));
+      if (tok.v === 'always') return true;
+      if (tok.v === 'cancelled') return false;
+      if (tok.v === 'success' || tok.v === 'failure') {
+        if (!status) throw new Error(`${tok.v}() needs the job's status in ${src}`);
+        return status[tok.v];
+      }
       throw new Error(`function ${tok.v}() is not supported by the rehearsal`);
     }
     if (!(tok.v in ctx)) throw new Error(`unknown context ${tok.v} in ${src}`);

@@ -1,19 +1,24 @@
 /**
  * Runs a GitHub Actions workflow's jobs on this machine, as a runner would: each job (and
  * matrix combination) in a fresh workspace (a copy of the working tree, npm ci run by the job), its `run:` steps through bash with the workflow's
- * env and GITHUB_OUTPUT/GITHUB_ENV files, job outputs and `needs` passed on. The only
- * stand-ins are for what runs on GitHub's side: checkout (the workspace is this repository),
- * setup-node (the Node running the tests), cache, upload/download-artifact (a local store),
- * attest-build-provenance (records the subjects it was given), and the `gh` CLI (a local
- * release store). An action it does not know fails the rehearsal.
+ * env and GITHUB_OUTPUT/GITHUB_ENV files, job outputs and `needs` passed on; a job's `if:` is
+ * decided as GitHub does (an implicit `success()` over every job before it, unless the
+ * condition calls a status function). The only stand-ins are for what runs on GitHub's side:
+ * checkout (the workspace is this repository), setup-node (the Node running the tests),
+ * upload/download-artifact (a local store), attest-build-provenance (records the subjects it
+ * was given and writes a Sigstore bundle of the real shape, signed by a throwaway key, to its
+ * `bundle-path`), and the `gh` CLI (a local release store that records draft, prerelease and
+ * latest). An action it does not know fails the rehearsal, and so does actions/cache: nothing
+ * in the release workflow may restore what it publishes.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import picomatch from 'picomatch';
 import { parse as parseYaml } from 'yaml';
 import { parseSums } from '../../pipeline/checksums.ts';
-import { evaluate, evaluateValue, interpolate, type Contexts, type Value } from './gh-expressions.ts';
+import { callsStatusFunction, condition, evaluate, evaluateValue, interpolate, type Contexts, type Status, type Value } from './gh-expressions.ts';
+import { sigstoreBundle } from './sigstore-bundle.ts';
 
 interface Step {
   readonly id?: string;
@@ -28,6 +33,8 @@ interface Step {
 interface Job {
   readonly needs?: string | string[];
   readonly if?: string;
+  readonly environment?: string;
+  readonly 'timeout-minutes'?: number;
   readonly permissions?: Record<string, string>;
   readonly strategy?: { matrix: Record<string, Value | string> };
   readonly env?: Record<string, string>;
@@ -68,23 +75,39 @@ export interface RehearsalOptions {
   /** Files of the checked-out repository replaced in every workspace (path → text). */
   readonly replace?: Record<string, string>;
   readonly sha: string;
-  /** The actions/cache store of an earlier run (a rerun restores what that run saved). */
-  readonly caches?: string;
   readonly onLine?: (line: string) => void;
 }
 
-const GH_STANDIN = `#!/bin/sh
-# Stand-in for the gh CLI: releases live in $GH_STANDIN_DIR/<tag>/ (a .draft file while drafted).
+/**
+ * Stand-in for the gh CLI: a release's assets live in $GH_STANDIN_DIR/<tag>/, its state in
+ * $GH_STANDIN_DIR/.state/<tag>/ (files draft, prerelease, not-latest), every call in calls.log.
+ */
+export const GH_STANDIN = `#!/bin/sh
 set -eu
 echo "gh $*" >> "$GH_STANDIN_DIR/calls.log"
 [ "$1" = release ] || { echo "gh stand-in: only 'gh release' is rehearsed" >&2; exit 2; }
 sub=$2 tag=$3; shift 3
-dir="$GH_STANDIN_DIR/$tag"
+dir="$GH_STANDIN_DIR/$tag" state="$GH_STANDIN_DIR/.state/$tag"
+flags() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --draft|--draft=true) touch "$state/draft" ;;
+      --draft=false) rm -f "$state/draft" ;;
+      --prerelease|--prerelease=true) touch "$state/prerelease" ;;
+      --prerelease=false) rm -f "$state/prerelease" ;;
+      --latest|--latest=true) rm -f "$state/not-latest" ;;
+      --latest=false) touch "$state/not-latest" ;;
+      --title|--notes|--target) shift ;;
+      *) echo "gh stand-in: gh release option $1 is not rehearsed" >&2; exit 2 ;;
+    esac
+    shift
+  done
+}
 case "$sub" in
   view) [ -d "$dir" ] ;;
-  create) [ ! -d "$dir" ] || { echo "release $tag exists" >&2; exit 1; }; mkdir -p "$dir"; touch "$dir/.draft" ;;
+  create) [ ! -d "$dir" ] || { echo "release $tag exists" >&2; exit 1; }; mkdir -p "$dir" "$state"; flags "$@" ;;
   upload) [ -d "$dir" ] || exit 1; for f in "$@"; do cp "$f" "$dir/"; done ;;
-  edit) [ -d "$dir" ] || exit 1; [ "$*" = "--draft=false" ] && rm -f "$dir/.draft" ;;
+  edit) [ -d "$dir" ] || exit 1; flags "$@" ;;
   *) echo "gh stand-in: gh release $sub is not rehearsed" >&2; exit 2 ;;
 esac
 `;
@@ -92,7 +115,7 @@ esac
 export class Rehearsal {
   readonly workflow: Workflow;
   readonly results = new Map<string, JobRun[]>();
-  readonly store: { artifacts: string; caches: string; releases: string; attestations: string; bin: string };
+  readonly store: { artifacts: string; releases: string; attestations: string; bin: string };
 
   constructor(readonly o: RehearsalOptions) {
     this.workflow = parseYaml(readFileSync(o.workflowFile, 'utf8')) as Workflow;
@@ -101,7 +124,7 @@ export class Rehearsal {
       mkdirSync(d, { recursive: true });
       return d;
     };
-    this.store = { artifacts: dir('artifacts'), caches: o.caches ?? dir('caches'), releases: dir('releases'), attestations: dir('attestations'), bin: dir('bin') };
+    this.store = { artifacts: dir('artifacts'), releases: dir('releases'), attestations: dir('attestations'), bin: dir('bin') };
     writeFileSync(join(this.store.bin, 'gh'), GH_STANDIN, { mode: 0o755 });
     // Jobs run as root here; on a runner `sudo` raises the runner user to root.
     if (!process.env.PATH?.split(':').some((p) => existsSync(join(p, 'sudo')))) writeFileSync(join(this.store.bin, 'sudo'), '#!/bin/sh\nexec "$@"\n', { mode: 0o755 });
@@ -114,6 +137,7 @@ export class Rehearsal {
       event_name: this.o.event.name, ref, ref_name: ref.replace(/^refs\/(heads|tags)\//, ''), ref_type: tag ? 'tag' : 'branch',
       sha: this.o.sha, workspace, token: 'rehearsal-token', repository: 'rehearsal/edk2-matrix', server_url: 'https://github.invalid',
       run_id: '1', run_attempt: '1', workflow_ref: 'rehearsal/edk2-matrix/.github/workflows/release.yml@' + ref,
+      event: { repository: { full_name: 'rehearsal/edk2-matrix', default_branch: 'main' } },
     };
   }
 
@@ -130,7 +154,10 @@ export class Rehearsal {
       mkdirSync(dirname(join(ws, f)), { recursive: true });
       cpSync(join(this.o.repo, f), join(ws, f), { verbatimSymlinks: true });
     }
-    for (const [path, text] of Object.entries(this.o.replace ?? {})) writeFileSync(join(ws, path), text);
+    for (const [path, text] of Object.entries(this.o.replace ?? {})) {
+      mkdirSync(dirname(join(ws, path)), { recursive: true });
+      writeFileSync(join(ws, path), text);
+    }
     return ws;
   }
 
@@ -157,10 +184,16 @@ export class Rehearsal {
       return [n, { result: runs.some((r) => r.skipped) ? 'skipped' : ok ? 'success' : 'failure', outputs: Object.assign({}, ...runs.map((r) => r.outputs)) }];
     }));
     const base: Contexts = { github: this.#github(this.o.root), needs, secrets: this.o.secrets, inputs: {}, env: {}, matrix: {}, steps: {}, runner: { temp: this.o.root } };
-    const upstreamOk = Object.values(needs).every((n) => (n as { result: string }).result === 'success');
-    const gated = job.if === undefined || truthyValue(evaluate(job.if.replace(/^\$\{\{|\}\}$/g, ''), base, this.o.root));
+    // GitHub's status functions look at every job before this one, not only at `needs`: one
+    // skipped anywhere up the chain skips this job unless its condition calls one itself.
+    const before = [...this.#ancestors(id)].map((a) => this.results.get(a)!);
+    const status: Status = { success: before.every((rs) => rs.every((r) => r.ok && !r.skipped)), failure: before.some((rs) => rs.some((r) => !r.ok)) };
+    const cond = job.if === undefined ? undefined : condition(job.if);
+    const gated = cond === undefined ? status.success
+      : callsStatusFunction(cond) ? truthyValue(evaluate(cond, base, this.o.root, status))
+        : status.success && truthyValue(evaluate(cond, base, this.o.root, status));
     const runs: JobRun[] = [];
-    if (!upstreamOk || !gated) {
+    if (!gated) {
       runs.push({ job: id, matrix: {}, ok: true, skipped: true, outputs: {}, workspace: '', steps: [] });
       this.results.set(id, runs);
       return runs;
@@ -168,6 +201,16 @@ export class Rehearsal {
     for (const [i, matrix] of this.#combinations(job, base, this.o.repo).entries()) runs.push(await this.#runOne(id, job, matrix, needs, i));
     this.results.set(id, runs);
     return runs;
+  }
+
+  /** Every job this one needs, directly or through others. */
+  #ancestors(id: string, seen = new Set<string>()): Set<string> {
+    for (const n of [this.workflow.jobs[id]!.needs ?? []].flat()) {
+      if (seen.has(n)) continue;
+      seen.add(n);
+      this.#ancestors(n, seen);
+    }
+    return seen;
   }
 
   async #runOne(id: string, job: Job, matrix: Record<string, Value>, needs: Contexts, n: number): Promise<JobRun> {
@@ -178,22 +221,23 @@ export class Rehearsal {
     for (const [k, v] of Object.entries({ ...this.workflow.env, ...this.o.env })) env[k] = interpolate(String(v), { ...ctx, env }, ws);
     for (const [k, v] of Object.entries(job.env ?? {})) env[k] = interpolate(String(v), { ...ctx, env }, ws);
     const steps: JobRun['steps'] = [];
-    const post: (() => void)[] = [];
     let ok = true;
     for (const [si, step] of job.steps.entries()) {
       if (!ok) break;
       const name = step.name ?? step.uses ?? step.run!.split('\n')[0]!;
       const started = performance.now();
       ctx.env = { ...env };
-      if (step.if !== undefined && !truthyValue(evaluate(step.if.replace(/^\$\{\{|\}\}$/g, ''), ctx, ws))) {
+      if (step.if !== undefined && !truthyValue(evaluate(condition(step.if), ctx, ws, { success: true, failure: false }))) {
         steps.push({ name, ok: true, seconds: 0, tail: 'skipped' });
         continue;
       }
       const withs = Object.fromEntries(Object.entries(step.with ?? {}).map(([k, v]) => [k, interpolate(String(v), ctx, ws)]));
       let tail = '';
       try {
-        if (step.uses) this.#action(step.uses, withs, ws, post);
-        else {
+        if (step.uses) {
+          const outputs = this.#action(step.uses, withs, ws);
+          if (step.id) (ctx.steps as Record<string, Value>)[step.id] = { outputs };
+        } else {
           const stepEnv = Object.fromEntries(Object.entries(step.env ?? {}).map(([k, v]) => [k, interpolate(String(v), ctx, ws)]));
           const files = { out: join(this.o.root, `${id}-${n}-${si}.output`), env: join(this.o.root, `${id}-${n}-${si}.env`) };
           writeFileSync(files.out, '');
@@ -221,7 +265,6 @@ export class Rehearsal {
         steps.push({ name, ok: false, seconds: (performance.now() - started) / 1000, tail: `${tail}\n${(err as Error).message}` });
       }
     }
-    if (ok) for (const p of post) p();
     const outputs = ok ? Object.fromEntries(Object.entries(job.outputs ?? {}).map(([k, v]) => [k, interpolate(v, ctx, ws)])) : {};
     return { job: id, matrix, ok, skipped: false, outputs, workspace: ws, steps };
   }
@@ -241,38 +284,25 @@ export class Rehearsal {
     });
   }
 
-  #action(uses: string, w: Record<string, string>, ws: string, post: (() => void)[]): void {
+  /** Runs one action's stand-in; returns the step's outputs. */
+  #action(uses: string, w: Record<string, string>, ws: string): Record<string, string> {
     const [action, ref] = uses.split('@') as [string, string];
     if (!/^[0-9a-f]{40}$/.test(ref ?? '')) throw new Error(`${uses} is not pinned to a commit`);
     switch (action) {
       case 'actions/checkout':
       case 'actions/setup-node':
-        return;
-      case 'actions/cache': {
-        const key = w.key!;
-        const paths = w.path!.split('\n').map((p) => p.trim()).filter(Boolean);
-        const saved = readdirSync(this.store.caches);
-        const hit = saved.includes(encodeURIComponent(key)) ? encodeURIComponent(key)
-          : (w['restore-keys'] ?? '').split('\n').map((k) => k.trim()).filter(Boolean)
-            .map((prefix) => saved.find((s) => decodeURIComponent(s).startsWith(prefix))).find(Boolean);
-        if (hit) for (const p of paths) if (existsSync(join(this.store.caches, hit, p))) cpSync(join(this.store.caches, hit, p), join(ws, p), { recursive: true });
-        if (hit !== encodeURIComponent(key)) {
-          post.push(() => {
-            for (const p of paths) if (existsSync(join(ws, p))) cpSync(join(ws, p), join(this.store.caches, encodeURIComponent(key), p), { recursive: true });
-          });
-        }
-        return;
-      }
+        return {};
       case 'actions/upload-artifact': {
         const dest = join(this.store.artifacts, w.name!);
         if (existsSync(dest)) throw new Error(`artifact ${w.name} was uploaded already (names are unique per run)`);
         const src = join(ws, w.path!);
         if (!existsSync(src)) {
           if (w['if-no-files-found'] === 'error') throw new Error(`upload-artifact: nothing at ${w.path}`);
-          return;
+          return {};
         }
-        cpSync(src, dest, { recursive: true });
-        return;
+        // A directory's files are the artifact's; a single file is the artifact's one file.
+        cpSync(src, statSync(src).isDirectory() ? dest : join(dest, basename(src)), { recursive: true });
+        return {};
       }
       case 'actions/download-artifact': {
         const dest = join(ws, w.path ?? '.');
@@ -280,19 +310,23 @@ export class Rehearsal {
         if (w.name) {
           if (!names.includes(w.name)) throw new Error(`download-artifact: no artifact ${w.name}`);
           cpSync(join(this.store.artifacts, w.name), dest, { recursive: true });
-          return;
+          return {};
         }
         const isMatch = picomatch(w.pattern ?? '*');
         const hits = names.filter((n) => isMatch(n));
         if (!hits.length) throw new Error(`download-artifact: no artifact matches ${w.pattern}`);
         for (const n of hits) cpSync(join(this.store.artifacts, n), w['merge-multiple'] === 'true' ? dest : join(dest, n), { recursive: true });
-        return;
+        return {};
       }
       case 'actions/attest-build-provenance': {
         const file = join(ws, w['subject-checksums']!);
         const subjects = parseSums(readFileSync(file, 'utf8'));
         appendFileSync(join(this.store.attestations, 'attestations.jsonl'), `${JSON.stringify({ subjects })}\n`);
-        return;
+        // As the action does: the bundle in a fresh directory under RUNNER_TEMP.
+        const bundle = join(mkdtempSync(join(this.o.root, 'attest-')), 'attestation.json');
+        const github = this.#github(ws);
+        writeFileSync(bundle, sigstoreBundle(subjects, { repository: String(github.repository), ref: this.o.event.ref, sha: this.o.sha, event: this.o.event.name }));
+        return { 'bundle-path': bundle };
       }
       default:
         throw new Error(`the rehearsal has no stand-in for ${action}`);
