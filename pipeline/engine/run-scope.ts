@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Container, ContainerSpec, Engine } from './engine.ts';
-import { runToCompletion } from './run-to-completion.ts';
+import { runToCompletion, type Role } from './run-to-completion.ts';
 
 export const LABEL = 'edk2-matrix';
 export const LABEL_RUN = 'edk2-matrix.run';
@@ -18,7 +18,7 @@ export const LABEL_KEY = 'edk2-matrix.key';
  * Roles: `build`, `prepare` and `probe` containers and `work` volumes live for one run; `source`
  * and `ccache` volumes and `builder` images are caches.
  */
-export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache' | 'builder';
+export type { Role };
 
 export function newRunId(): string {
   return `${new Date().toISOString().replace(/[-:T]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;

@@ -9,7 +9,15 @@ import { Writable } from 'node:stream';
 import { CancelledError } from '../errors.ts';
 import type { Container, ContainerSpec } from './engine.ts';
 import { followOutputToFile, LAST_LINES } from './output-log.ts';
-import type { Role, RunScope } from './run-scope.ts';
+
+/** Labels a run gives what it creates, by what it is for (see run-scope.ts). */
+export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache' | 'builder';
+
+/** What running a container to completion needs of the run's scope (a RunScope): labelled creation and removal. */
+export interface ContainerOwner {
+  createContainer(spec: Omit<ContainerSpec, 'labels'>, role: Role, extra?: Record<string, string>): Promise<Container>;
+  removeContainer(container: Container): Promise<void>;
+}
 
 export interface RunToCompletion {
   readonly role: Role;
@@ -36,7 +44,7 @@ export interface Completed {
   readonly writeError: Error | undefined;
 }
 
-export async function runToCompletion(scope: RunScope, spec: Omit<ContainerSpec, 'labels'>, opts: RunToCompletion): Promise<Completed> {
+export async function runToCompletion(scope: ContainerOwner, spec: Omit<ContainerSpec, 'labels'>, opts: RunToCompletion): Promise<Completed> {
   const { signal } = opts;
   if (signal?.aborted) throw new CancelledError();
   const container = await scope.createContainer(spec, opts.role, opts.labels);

@@ -3,7 +3,8 @@
  * built, published, failed, cancelled and cleaned up, at every stage, in milliseconds. The
  * real-engine drills (test/integration/fault-drills.test.ts) prove the same with Docker.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { DataFileError } from '../../pipeline/errors.ts';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Manifest, VariantOutcome } from '../../pipeline/domain.ts';
@@ -143,5 +144,21 @@ describe('a run against an engine in memory', () => {
       expect(printed).toBe(`  build:  ${ran}`);
       expect(JSON.parse(readFileSync(join(f.out, plan.recipe.id, 'manifest.json'), 'utf8')).key).toBe(plan.key);
     }
+  });
+
+  it('stops before any build, in one line, when a manifest already published is damaged', async () => {
+    const f = await fixture();
+    const e = engine();
+    await run(e, f);
+    writeFileSync(join(f.out, 'ia32-debug', 'manifest.json'), '{"generator":"edk2-matrix","formatVersion":2,"id":"ia32-debug"');
+    const builds = () => [...e.containers.values()].filter((c) => c.spec.cmd[0] === 'edk2-build-variant').length;
+    const before = builds();
+    // x64-debug would be built again (another QEMU memory: another key); ia32-debug's manifest is damaged.
+    // Only x64-debug is selected, so nothing reads ia32-debug's manifest on the way, but the index would.
+    const variants = f.config.variants.filter((v) => v.id === 'x64-debug').map((v) => ({ ...v, platform: { ...v.platform, qemu: { ...v.platform.qemu, memoryMiB: 2048 } } }));
+    const err = (await run(e, { ...f, config: { ...f.config, variants } }).catch((x: unknown) => x)) as DataFileError;
+    expect(err).toBeInstanceOf(DataFileError);
+    expect(err.message).toMatch(/ia32-debug\/manifest.json: this variant manifest is not JSON/);
+    expect(builds()).toBe(before);
   });
 });

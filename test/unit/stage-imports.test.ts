@@ -64,6 +64,24 @@ describe('stage order', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('has no circle in the import graph, within a stage or across the foundation', () => {
+    const graph = new Map(files.map((f) => [f, localImports(f).filter((t) => t.startsWith(`${root}/`)).map((t) => (t.endsWith('.ts') ? t : `${t}.ts`))]));
+    const circles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const visit = (file: string, path: string[]): void => {
+      if (state.get(file) === 'done') return;
+      if (state.get(file) === 'visiting') {
+        circles.push([...path.slice(path.indexOf(file)), file].map((f) => relative(root, f)).join(' → '));
+        return;
+      }
+      state.set(file, 'visiting');
+      for (const next of graph.get(file) ?? []) visit(next, [...path, file]);
+      state.set(file, 'done');
+    };
+    for (const f of files) visit(f, []);
+    expect(circles).toEqual([]);
+  });
+
   it('sees imports at all (the pattern is not silently matching nothing)', () => {
     expect(localImports(join(root, 'run.ts')).length).toBeGreaterThan(10);
   });
