@@ -153,6 +153,18 @@ export interface Variant {
   readonly keySets: readonly KeySet[];
 }
 
+/** What a variant is, as its recipe and its manifest both state it. */
+export interface VariantIdentity {
+  readonly id: string;
+  readonly arch: Arch;
+  readonly target: Target;
+  readonly toolchain: string;
+  readonly features: readonly string[];
+  readonly dsc: string;
+  readonly defines: Assignments;
+  readonly pcds: Assignments;
+}
+
 /** A file copied out of the finished build: its path in the container, its published name, its padding. */
 export interface RecipeOutput {
   /** Absolute path in the build container. */
@@ -201,17 +213,9 @@ export interface RenderedFile {
  * plan/recipe.ts). Later stages read it and recompute none of it; its hash, with the source
  * and builder digests, is the content key.
  */
-export interface Recipe {
-  readonly id: string;
-  readonly arch: Arch;
-  readonly target: Target;
-  readonly toolchain: string;
-  readonly features: readonly string[];
-  readonly dsc: string;
-  readonly defines: Assignments;
-  readonly pcds: Assignments;
+export interface Recipe extends VariantIdentity {
   readonly build: {
-    /** edk2's `build` arguments without `-n` (threads only change speed; see buildCommand). */
+    /** edk2's `build` arguments without `-n` (threads only change speed; see buildArguments). */
     readonly args: readonly string[];
     /** Environment of the build container that decides its output. */
     readonly env: Readonly<Record<string, string>>;
@@ -329,19 +333,11 @@ export interface QemuLaunch {
 
 export const MANIFEST_FORMAT = 2;
 
-export interface Manifest {
+export interface Manifest extends VariantIdentity {
   readonly generator: 'edk2-matrix';
   readonly formatVersion: typeof MANIFEST_FORMAT;
-  readonly id: string;
   /** Content key: same key, same bytes (see plan/cache-key.ts). */
   readonly key: string;
-  readonly arch: Arch;
-  readonly target: Target;
-  readonly toolchain: string;
-  readonly features: readonly string[];
-  readonly dsc: string;
-  readonly defines: Assignments;
-  readonly pcds: Assignments;
   readonly build: {
     /** edk2's `build` arguments (without `-n`, which only changes speed). */
     readonly args: readonly string[];
