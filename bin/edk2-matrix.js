@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// edk2-matrix <command> [options]: the package's one entry point (`npx edk2-matrix pull ...`).
+// edk2-matrix <command> [options]: the package's one entry point. From a clone, the
+// repository's commands run the same code: npm run matrix|verify|release|pull -- [options].
 // The commands are TypeScript, run through tsx's loader, which is a dependency.
 import { register } from 'tsx/esm/api';
 

@@ -32,9 +32,10 @@ export function platformBuildDir(variant: Variant): string {
 /**
  * Environment of the build container that decides its output: cross-compiler prefixes, the
  * source's date for __DATE__/__TIME__, and a seed for edk2's stack cookie tables derived from
- * the platform (DSC, architectures, target, toolchain): the same every build (see the README
- * on the trade-off), and the same for every variant of one platform, so that their modules'
- * AutoGen.h (which carries the cookie) match and the compiler cache serves one from another.
+ * the platform (DSC, architectures, target, toolchain): the same every build (see
+ * docs/reproducibility.md on the trade-off), and the same for every variant of one platform,
+ * so that their modules' AutoGen.h (which carries the cookie) match and the compiler cache
+ * serves one from another.
  */
 export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<string, string> {
   const env: Record<string, string> = {};

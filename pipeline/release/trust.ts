@@ -1,5 +1,5 @@
 /**
- * The keys a verifier trusts, with a life cycle (README, "Keys"). A trust source is a minisign
+ * The keys a verifier trusts, with a life cycle (docs/releases.md, "Keys"). A trust source is a minisign
  * public key file, or a directory (the repository's is keys/trust) holding:
  *   <name>.pub                           a minisign public key
  *   trust.json                           optional: {"keys": {"<name>": {"notBefore", "notAfter",

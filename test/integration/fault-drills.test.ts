@@ -20,7 +20,7 @@ import { defaultText, REPO } from '../helpers/config.ts';
 import { snapshot } from '../helpers/snapshot.ts';
 
 const docker = new Docker();
-/** How long a build may outlive a CLI killed outright (README, "Safety"). */
+/** How long a build may outlive a CLI killed outright (docs/safety.md). */
 const GRACE_SECONDS = 10;
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-drill-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
