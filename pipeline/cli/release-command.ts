@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.ts';
 import { UsageError } from '../errors.ts';
 import { DEFAULT_TRUST_DIR, PUBLIC_KEY_FILE, SECRET_KEY_FILE } from '../layout.ts';
@@ -21,16 +20,53 @@ import { signRelease } from '../release/sign-release.ts';
 import { verifyRelease } from '../release/verify-release.ts';
 import { createReporter } from '../report/create-reporter.ts';
 import { loadSourceNotices } from '../source/source-notices.ts';
+import { commandIo, type CommandContext } from './command-context.ts';
 import { defaultCacheDir } from './matrix-command.ts';
+import { parseOptions, renderHelp, usageError, type CommandSpec, type OptionSpecs } from './options.ts';
 
 /** The package root: where keys/trust is, whatever the working directory. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const KEY_ENV = 'EDK2_MATRIX_RELEASE_KEY';
 export const KEY_PASSWORD_ENV = 'EDK2_MATRIX_RELEASE_KEY_PASSWORD';
 
-export const RELEASE_HELP = `Usage: npm run release -- <command> [options]
+const ASSEMBLE = 'Options for assemble';
+const VERIFY = 'Options for verify';
 
-Commands:
+export const RELEASE_OPTIONS = {
+  out: { type: 'string', arg: 'DIR', help: 'keygen, assemble: the directory written' },
+  key: { type: 'string', arg: 'FILE', help: `sign, rotate, revoke: the secret key (default: $${KEY_ENV})` },
+  trust: {
+    type: 'strings', arg: 'FILE|DIR',
+    help: `verify, check-signing: a trusted public key or trust directory; repeatable\n(default: ${DEFAULT_TRUST_DIR})`,
+  },
+  'allow-missing': { type: 'flag', help: 'check-signing: no key set is signing=false, not an error' },
+  new: { type: 'string', arg: 'PUB', help: 'rotate: the new key\'s public key file' },
+  name: { type: 'string', arg: 'NAME', help: 'rotate: the new key\'s name in the trust directory (default: key-<id>)' },
+  reason: { type: 'string', arg: 'TEXT', help: 'revoke: why, recorded in the signed statement' },
+  'trust-dir': { type: 'string', arg: 'DIR', help: `rotate, revoke: the trust directory (default: ${DEFAULT_TRUST_DIR})` },
+  'cache-dir': {
+    type: 'string', arg: 'DIR',
+    help: 'assemble: where the source is read (and downloaded) for its licence texts;\nverify: where downloads are kept (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)',
+  },
+  from: { type: 'strings', arg: 'DIR', section: ASSEMBLE, help: 'an artifacts directory (one per CI shard); repeatable, or several after one --from' },
+  config: {
+    type: 'string', arg: 'FILE', section: ASSEMBLE,
+    help: 'the matrix the shards built: every variant it declares must be there;\nits digest goes into the provenance (tag: the matrix a nightly tag digests)',
+  },
+  tag: { type: 'string', arg: 'TAG', section: ASSEMBLE, help: 'release tag (default: $GITHUB_REF_NAME on a tag push)' },
+  commit: { type: 'string', arg: 'SHA', section: ASSEMBLE, help: 'commit built (default: $GITHUB_SHA)' },
+  'source-date-epoch': {
+    type: 'string', arg: 'N', section: ASSEMBLE,
+    pattern: { re: /^\d+$/, what: 'whole seconds since 1970', example: '1700000000' },
+    help: 'date for every timestamp, in seconds since 1970\n(default: the variants\' SOURCE_DATE_EPOCH)',
+  },
+  timeout: { type: 'duration', default: 30_000, section: VERIFY, help: 'give up on a server that sends nothing for this long: 30s, 2m' },
+} as const satisfies OptionSpecs;
+
+export const RELEASE_COMMAND: CommandSpec<typeof RELEASE_OPTIONS> = {
+  command: 'npm run release',
+  usage: ['<command> [options]'],
+  about: `Commands:
   keygen --out DIR      write a new signing key pair: DIR/${SECRET_KEY_FILE} (secret, mode 0600)
                         and DIR/${PUBLIC_KEY_FILE}; refuses to overwrite
   assemble --out DIR --from DIR [DIR ...] [--config FILE] [--tag TAG] [--commit SHA]
@@ -55,55 +91,16 @@ Commands:
                         current key (FILE or $${KEY_ENV}) into DIR/NAME.introduced-by-<old>.minisig
   revoke NAME [--reason TEXT] [--key FILE] [--trust-dir DIR]
                         revoke DIR/NAME.pub with a trusted key: DIR/NAME.revoked-by-<signer>.minisig
-                        (DIR: default ${DEFAULT_TRUST_DIR})
+                        (DIR: default ${DEFAULT_TRUST_DIR})`,
+  options: RELEASE_OPTIONS,
+  positionals: true,
+  footer: 'Exit status: 0 done, 1 a broken or unverifiable release, 2 bad usage.',
+};
 
-Options for assemble:
-  --config FILE         the matrix the shards built: every variant it declares must be there;
-                        its digest goes into the provenance
-  --tag TAG             release tag (default: $GITHUB_REF_NAME on a tag push)
-  --commit SHA          commit built (default: $GITHUB_SHA)
-  --source-date-epoch N date for every timestamp (default: the variants' SOURCE_DATE_EPOCH)
-  --cache-dir DIR       where the source is read (and downloaded) for its licence texts
-                        (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
-Options for verify:
-  --timeout SEC         give up on a server that sends nothing for this long (default: 30)
-  --cache-dir DIR       where downloads are kept (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)
-
-Exit status: 0 done, 1 a broken or unverifiable release, 2 bad usage.
-`;
+export const RELEASE_HELP = renderHelp(RELEASE_COMMAND);
 
 function usage(message: string): UsageError {
-  return new UsageError(message, 'see npm run release -- --help');
-}
-
-function parse(argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        from: { type: 'string', multiple: true },
-        config: { type: 'string' },
-        tag: { type: 'string' },
-        commit: { type: 'string' },
-        'source-date-epoch': { type: 'string' },
-        key: { type: 'string' },
-        trust: { type: 'string', multiple: true },
-        'allow-missing': { type: 'boolean', default: false },
-        new: { type: 'string' },
-        name: { type: 'string' },
-        reason: { type: 'string' },
-        'trust-dir': { type: 'string' },
-        timeout: { type: 'string' },
-        'cache-dir': { type: 'string' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw usage((err as Error).message.split('\n')[0]!);
-  }
+  return usageError(RELEASE_COMMAND, message);
 }
 
 async function readSecretKey(file: string | undefined): Promise<SecretKey> {
@@ -159,20 +156,14 @@ async function writeStatement(kind: StatementKind, dir: string, subject: { name:
   return `${path} (signed by ${describeKey(signer)})`;
 }
 
-function epochOption(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw usage(`--source-date-epoch ${value}: expected whole seconds since 1970`);
-  return Number(value);
-}
-
-export async function releaseCommand(argv: readonly string[], signal: AbortSignal): Promise<number> {
-  const { values: v, positionals } = parse(argv);
+export async function releaseCommand(argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {
+  const { values: v, positionals, help } = parseOptions(RELEASE_COMMAND, argv);
+  const { stdout: out, stderr } = commandIo(ctx);
   const [command, ...rest] = positionals;
-  if (v.help || command === 'help' || command === undefined) {
-    process.stdout.write(RELEASE_HELP);
-    return command === undefined && !v.help ? 2 : 0;
+  if (help || command === 'help' || command === undefined) {
+    out.write(RELEASE_HELP);
+    return command === undefined && !help ? 2 : 0;
   }
-  const out = process.stdout;
   switch (command) {
     case 'keygen': {
       if (!v.out) throw usage('keygen needs --out DIR');
@@ -188,18 +179,18 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
     }
     case 'assemble': {
       // `--from a b c` (as a shell glob expands) gives a, then b and c as positionals: all are shards.
-      const from = [...(v.from ?? []), ...rest];
+      const from = [...v.from, ...rest];
       if (!from.length || !v.out) throw usage('assemble needs --from DIR (one per shard) and --out DIR');
       const config = v.config ? { matrix: loadConfig(v.config), shownPath: relative(process.cwd(), resolve(v.config)) || v.config } : undefined;
       const env = process.env;
-      const log = createReporter();
+      const log = createReporter(stderr);
       // Licence texts and patch series come from the source the shards were built from (assemble checks its digests).
-      const notices = await loadSourceNotices((config?.matrix ?? loadConfig(join(PACKAGE_ROOT, 'matrix.yaml'))).source, resolve(v['cache-dir'] ?? defaultCacheDir()), log, signal);
+      const notices = await loadSourceNotices((config?.matrix ?? loadConfig(join(PACKAGE_ROOT, 'matrix.yaml'))).source, resolve(v.cacheDir ?? defaultCacheDir()), log, signal);
       const result = await assembleRelease({
         from, out: v.out, config,
         tag: v.tag ?? (env.GITHUB_REF_TYPE === 'tag' ? env.GITHUB_REF_NAME : undefined),
         commit: v.commit ?? env.GITHUB_SHA,
-        sourceDateEpoch: epochOption(v['source-date-epoch']),
+        sourceDateEpoch: v.sourceDateEpoch === undefined ? undefined : Number(v.sourceDateEpoch),
         run: buildRunFromEnv(), notices, log,
       });
       out.write(`release ${result.index.release.tag ?? '(untagged)'}: ${result.index.variants.length} variants in ${result.dir}\n`);
@@ -219,10 +210,8 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
     }
     case 'verify': {
       if (rest.length !== 1) throw usage('verify takes one release directory or URL');
-      const timeout = v.timeout === undefined ? 30 : Number(v.timeout);
-      if (!(timeout > 0)) throw usage(`--timeout ${v.timeout}: expected seconds`);
       const trust = await readTrust(v.trust);
-      const reader = releaseReader(rest[0]!, { cacheDir: join(resolve(v['cache-dir'] ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: timeout * 1000 });
+      const reader = releaseReader(rest[0]!, { cacheDir: join(resolve(v.cacheDir ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: v.timeout });
       const r = await verifyRelease(reader, trust, { signal });
       const files = r.index.variants.reduce((n, x) => n + x.files.length, 0);
       const when = new Date(r.signed!.signedAt * 1000).toISOString();
@@ -233,13 +222,13 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
     }
     case 'check-signing': {
       if (rest.length) throw usage('check-signing takes no arguments');
-      const r = await checkSigning(process.env, v.trust, v['allow-missing']!, Math.floor(Date.now() / 1000));
-      (r.code === 0 ? out : process.stderr).write(r.code === 0 ? `${r.line}\n` : `edk2-matrix: ${r.line}\n`);
+      const r = await checkSigning(process.env, v.trust, v.allowMissing, Math.floor(Date.now() / 1000));
+      (r.code === 0 ? out : stderr).write(r.code === 0 ? `${r.line}\n` : `edk2-matrix: ${r.line}\n`);
       return r.code;
     }
     case 'rotate': {
       if (rest.length || !v.new) throw usage('rotate needs --new PUB (the new key\'s public key file)');
-      const dir = resolve(v['trust-dir'] ?? join(PACKAGE_ROOT, DEFAULT_TRUST_DIR));
+      const dir = resolve(v.trustDir ?? join(PACKAGE_ROOT, DEFAULT_TRUST_DIR));
       const text = await readFile(v.new, 'utf8').catch(() => { throw usage(`--new ${v.new}: cannot read it`); });
       let newKey;
       try {
@@ -260,7 +249,7 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
     }
     case 'revoke': {
       if (rest.length !== 1 || !KEY_NAME.test(rest[0]!)) throw usage('revoke takes the name of one key of the trust directory');
-      const dir = resolve(v['trust-dir'] ?? join(PACKAGE_ROOT, DEFAULT_TRUST_DIR));
+      const dir = resolve(v.trustDir ?? join(PACKAGE_ROOT, DEFAULT_TRUST_DIR));
       const name = rest[0]!;
       const text = await readFile(join(dir, `${name}.pub`), 'utf8').catch(() => { throw usage(`${join(dir, `${name}.pub`)}: no such key`); });
       const statement = await writeStatement('revoke', dir, { name, text }, await readSecretKey(v.key), v.reason);

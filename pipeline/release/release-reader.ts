@@ -123,7 +123,7 @@ export class HttpReader implements ReleaseReader {
       if (signal?.aborted) throw err;
       if (idle) {
         throw new ReleaseError(assetLink(name), `the server at ${this.location} sent nothing for ${this.opts.idleMs / 1000} s (after ${received} bytes)`,
-          'try again later, or pass --timeout with more seconds');
+          'try again later, or pass a longer --timeout (e.g. 2m)');
       }
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const detail = cause?.code ?? cause?.message ?? (err as Error).message;

@@ -165,7 +165,7 @@ describe('drills: each leaves the destination exactly as it was', () => {
     const s = await served(() => {});
     s.faults = { 'aarch64-debug.tar.xz': { hangAfter: 100_000 } };
     return s;
-  }, ['--timeout', '2'], /^edk2-matrix: asset aarch64-debug.tar.xz: the server at .* sent nothing for 2 s \(after 100000 bytes\)/), 30_000);
+  }, ['--timeout', '2s'], /^edk2-matrix: asset aarch64-debug.tar.xz: the server at .* sent nothing for 2 s \(after 100000 bytes\)/), 30_000);
 
   it('an extra asset listed in SHA256SUMS', () => drill('extra', () => served((d) => {
     writeFileSync(join(d, 'bonus.tar.xz'), 'x');
