@@ -23,7 +23,7 @@ import { commandIo, type CommandContext } from './command-context.ts';
 import { parseOptions, renderHelp, usageError, type CommandSpec, type OptionSpecs } from './options.ts';
 import { readTrust } from './release-command.ts';
 
-const WHERE = 'Where (see README, "Downstream")';
+const WHERE = 'Where (see docs/downstream.md)';
 
 export const PULL_OPTIONS = {
   user: {

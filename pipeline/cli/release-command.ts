@@ -120,7 +120,7 @@ export async function readTrust(given: readonly string[] | undefined): Promise<T
   return loadTrust(sources);
 }
 
-const SETUP = `run \`npm run release -- keygen --out DIR\`, store DIR/${SECRET_KEY_FILE} as the repository secret ${KEY_ENV} and commit DIR/${PUBLIC_KEY_FILE} as ${DEFAULT_TRUST_DIR}/<name>.pub`;
+const SETUP = `run \`npm run release -- keygen --out DIR\`, store DIR/${SECRET_KEY_FILE} as the secret ${KEY_ENV} of the GitHub environment \`release\` and commit DIR/${PUBLIC_KEY_FILE} as ${DEFAULT_TRUST_DIR}/<name>.pub`;
 
 /** check-signing: the one line to print, and the exit status. */
 export async function checkSigning(env: NodeJS.ProcessEnv, trustGiven: readonly string[] | undefined, allowMissing: boolean, now: number): Promise<{ code: number; line: string }> {

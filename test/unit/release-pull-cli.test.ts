@@ -91,7 +91,7 @@ describe('npm run pull, from arguments to exit status', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: npm run pull -- <release URL or directory> \[options\]\n {7}npm run pull -- --check \[options\]\n {7}npm run pull -- uninstall \[options\]\n/);
     expect(r.stdout).toContain('  --timeout TIME     give up on a server that sends nothing for this long: 30s, 2m (default: 30s)\n');
-    expect(r.stdout).toMatch(/\nWhere \(see README, "Downstream"\):\n {2}--user {13}files in /);
+    expect(r.stdout).toMatch(/\nWhere \(see docs\/downstream.md\):\n {2}--user {13}files in /);
     expect(r.stdout).toMatch(/\n {2}--destdir DIR {6}a package build/);
     expect(r.stderr).toBe('');
   });

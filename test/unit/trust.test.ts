@@ -103,7 +103,7 @@ describe('check-signing', () => {
     const dir = trustDir({ key });
     const r = await checkSigning(env(), [dir], false, NOW);
     expect(r.code).toBe(2);
-    expect(r.line).toMatch(/^no signing key in \$EDK2_MATRIX_RELEASE_KEY: run `npm run release -- keygen --out DIR`, store DIR\/release.key as the repository secret EDK2_MATRIX_RELEASE_KEY and commit DIR\/release.pub as keys\/trust\/<name>.pub$/);
+    expect(r.line).toMatch(/^no signing key in \$EDK2_MATRIX_RELEASE_KEY: run `npm run release -- keygen --out DIR`, store DIR\/release.key as the secret EDK2_MATRIX_RELEASE_KEY of the GitHub environment `release` and commit DIR\/release.pub as keys\/trust\/<name>.pub$/);
     expect(await checkSigning(env(), [dir], true, NOW)).toEqual({ code: 0, line: 'signing=false' });
   });
 
