@@ -48,8 +48,10 @@ describe('a release rebuilt from nothing', () => {
     }
     await npm('matrix', ['--config', CONFIG, '--only', ID, '--out', join(work, 'warm')]);
     await npm('matrix', ['--config', CONFIG, '--only', ID, '--out', join(work, 'cold'), '--threads', '1', '--jobs', '1', '--no-cache'], coldCache);
+    // No --config: the matrix declares more variants than this one, and assemble with a matrix
+    // insists on all of them (the licence texts come from the default matrix's source, the same).
     const assemble = (from: string, out: string, cache?: string) =>
-      npm('release', ['assemble', '--config', CONFIG, '--tag', 'v2026.12.0-repro', '--commit', 'c'.repeat(40), '--out', join(work, out), '--from', join(work, from)], cache);
+      npm('release', ['assemble', '--tag', 'v2026.12.0-repro', '--commit', 'c'.repeat(40), '--out', join(work, out), '--from', join(work, from)], cache);
     await assemble('warm', 'release-warm');
     await assemble('cold', 'release-cold', coldCache);
     const files = (dir: string) => readdirSync(join(work, dir)).sort();
