@@ -231,7 +231,7 @@ describe('GitHub workflows', () => {
     expect(String(download['merge-multiple'])).toBe('false');
     const uploaded = (job: string) => stepUsing(job, 'actions/upload-artifact').with!;
     expect(uploaded('assemble')).toMatchObject({ name: 'release', path: 'release' });
-    expect(uploaded('sign')).toMatchObject({ name: 'signature', path: 'release/SHA256SUMS.minisig' });
+    expect(uploaded('sign')).toMatchObject({ name: 'signature', path: 'signed' });
     expect(uploaded('attest')).toMatchObject({ name: 'attestation', path: `attestation/${ATTESTATION_BUNDLE_FILE}` });
     const downloads = (job: string) => stepsUsing(job, 'actions/download-artifact').map((s) => `${String(s.with!.name)} → ${String(s.with!.path)}`);
     expect(downloads('sign')).toEqual(['release → release']);
