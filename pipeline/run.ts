@@ -15,7 +15,7 @@ import { newRunId, RunScope } from './engine/run-scope.ts';
 import { cleanLeftovers } from './engine/leftovers.ts';
 import { CancelledError } from './errors.ts';
 import { ArtifactCache } from './export/artifact-cache.ts';
-import { IndexWriter, pruneArtifacts, readVariantDirs, writeIndex } from './export/artifacts-index.ts';
+import { checkPublishedManifests, IndexWriter, pruneArtifacts, writeIndex } from './export/artifacts-index.ts';
 import { reuseArtifacts } from './export/reuse.ts';
 import { markOutDir } from './export/ownership.ts';
 import { builderDigest, ensureBuilderImage } from './image/builder-image.ts';
@@ -107,7 +107,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
     await markOutDir(opts.outDir);
     // A damaged manifest already there stops the run now, in one line, rather than every
     // publication's index update later (which would record built variants as failed).
-    await readVariantDirs(opts.outDir);
+    await checkPublishedManifests(opts.outDir);
     const cache = new ArtifactCache(join(opts.cacheDir, 'artifacts'));
     const index = new IndexWriter(opts.outDir);
     const reused = opts.noCache || opts.verifyReproducible ? new Map() : await reuseArtifacts(plans, opts.outDir, cache, reporter, index, opts.rehash);

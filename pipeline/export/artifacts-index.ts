@@ -76,11 +76,19 @@ async function readBootRecord(path: string): Promise<BootRecord | undefined> {
   }
 }
 
+/** The entries of an artifacts directory that may be variant directories, sorted. */
+async function candidateDirs(outDir: string): Promise<string[]> {
+  return (await listDir(outDir)).filter((name) => !name.startsWith('.') && name !== FAILED_DIR).sort();
+}
+
+/** Reads (and so checks) every published manifest, hashing nothing: a damaged one is a DataFileError. */
+export async function checkPublishedManifests(outDir: string): Promise<void> {
+  for (const name of await candidateDirs(outDir)) await readPublishedManifest(join(outDir, name));
+}
+
 export async function readVariantDirs(outDir: string): Promise<VariantDir[]> {
-  const names = await listDir(outDir);
   const found: VariantDir[] = [];
-  for (const name of names.sort()) {
-    if (name.startsWith('.') || name === FAILED_DIR) continue;
+  for (const name of await candidateDirs(outDir)) {
     const v = await readVariantDir(join(outDir, name));
     if (v && v.manifest.id === name) found.push(v);
   }
