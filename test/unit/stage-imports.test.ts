@@ -21,7 +21,7 @@ const RANK: Readonly<Record<string, number>> = {
   queue: 7,
   run: 8,
   verify: 9, release: 9,
-  pull: 10,
+  pull: 10, rebuild: 10,
   cli: 11,
 };
 
