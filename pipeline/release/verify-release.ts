@@ -9,12 +9,13 @@
 import { createReadStream } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { parseSums, SumsFormatError, type SumsEntry } from '../checksums.ts';
+import { parseSums, sha256Hex, SumsFormatError, type SumsEntry } from '../checksums.ts';
 import { RELEASE_FORMAT, type ReleaseAsset, type ReleaseIndex } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
 import { archiveName, ATTESTATION_BUNDLE_FILE, INDEX_FILE, MANIFEST_FILE, PROVENANCE_FILE, SIGNATURE_FILE, SUMS_FILE } from '../layout.ts';
 import { asEnvelope, envelopePayload, envelopeSigner, IN_TOTO_PAYLOAD_TYPE } from './dsse.ts';
 import { keyIdHex, MinisignFormatError, parseSignature, signatureProblem } from './minisign.ts';
+import { REBUILD_ATTESTATION_FILE } from './rebuild-attestation.ts';
 import { commentMismatch, parseTrustedComment, type SignedFields } from './trusted-comment.ts';
 import { describeKey, keyById, keyProblem, type TrustedKey, type TrustStore } from './trust.ts';
 import { ArchiveEntryError, PLAIN_NAME, readVariantArchive } from './variant-archive.ts';
@@ -38,6 +39,8 @@ const releaseIndexSchema = z.object({
 export interface VerifiedRelease {
   readonly index: ReleaseIndex;
   readonly sums: readonly SumsEntry[];
+  /** sha256 of the SHA256SUMS file: what a rebuild attestation names to bind itself to this release. */
+  readonly sumsSha256: string;
   /** Key id (as minisign prints it) and trusted comment of the signature. */
   readonly keyId: string;
   readonly trustedComment: string;
@@ -100,12 +103,12 @@ async function checkSignature(reader: ReleaseReader, store: TrustStore, now: num
   }
   const refused = keyProblem(key, signed.signedAt, now);
   if (refused) throw new ReleaseError('signature', `${SIGNATURE_FILE}: ${refused}`, 'this release cannot be trusted: get one signed with a current key');
-  return { sums: parseSumsChecked(sumsData), keyId: keyIdHex(sig.keyId), trustedComment: sig.trustedComment, signer: key, signed };
+  return { sums: parseSumsChecked(sumsData), sumsSha256: sha256Hex(sumsData), keyId: keyIdHex(sig.keyId), trustedComment: sig.trustedComment, signer: key, signed };
 }
 
 async function unsignedSums(reader: ReleaseReader, signal?: AbortSignal) {
   const data = await reader.bytes(SUMS_FILE, { maxBytes: SMALL_FILE_MAX.sums }, signal);
-  return { sums: parseSumsChecked(data), keyId: '', trustedComment: '', signer: undefined, signed: undefined };
+  return { sums: parseSumsChecked(data), sumsSha256: sha256Hex(data), keyId: '', trustedComment: '', signer: undefined, signed: undefined };
 }
 
 function parseSumsChecked(data: Buffer): SumsEntry[] {
@@ -214,14 +217,15 @@ async function checkProvenance(reader: ReleaseReader, sums: readonly SumsEntry[]
 export async function verifyRelease(reader: ReleaseReader, trust: TrustStore | undefined, opts: VerifyOptions = {}): Promise<VerifiedRelease> {
   const { signal } = opts;
   const now = opts.now ?? Math.floor(Date.now() / 1000);
-  const { sums, keyId, trustedComment, signer, signed } = trust ? await checkSignature(reader, trust, now, signal) : await unsignedSums(reader, signal);
+  const { sums, sumsSha256, keyId, trustedComment, signer, signed } = trust ? await checkSignature(reader, trust, now, signal) : await unsignedSums(reader, signal);
   const listed = new Map(sums.map((e) => [e.path, e.sha256]));
   const names = await reader.names();
   if (names) {
     // Besides what SHA256SUMS lists: the signature, and the attestations that carry their own
-    // signatures and name the CI run (so that the listed assets stay the same for two builds).
+    // signatures and name the CI run (so that the listed assets stay the same for two builds)
+    // or were made after the release (rebuilders' attestations, which name SHA256SUMS's digest).
     const beside = new Set([SUMS_FILE, SIGNATURE_FILE, PROVENANCE_FILE, ATTESTATION_BUNDLE_FILE]);
-    const extra = names.find((n) => !listed.has(n) && !beside.has(n));
+    const extra = names.find((n) => !listed.has(n) && !beside.has(n) && !REBUILD_ATTESTATION_FILE.test(n));
     if (extra) throw new ReleaseError(`asset ${extra}`, 'is not listed in SHA256SUMS (extra asset)', 'a release holds exactly what its signed SHA256SUMS lists');
     const missing = sums.find((e) => !names.includes(e.path));
     if (missing) throw new ReleaseError(`asset ${missing.path}`, `is listed in SHA256SUMS but missing from ${reader.location}`);
@@ -251,5 +255,5 @@ export async function verifyRelease(reader: ReleaseReader, trust: TrustStore | u
     if (a.kind === 'archive') archives.set(a.variant, await checkArchive(reader, a, index, signal));
     else await checkSbom(reader, a, index, signal);
   }
-  return { index, sums, keyId, trustedComment, signer, signed, archives };
+  return { index, sums, sumsSha256, keyId, trustedComment, signer, signed, archives };
 }
