@@ -38,11 +38,12 @@ export interface StringsOption extends Common {
   readonly arg: string;
 }
 
-/** A whole number of at least 1. */
+/** A whole number of at least `min` (default 1). */
 export interface CountOption extends Common {
   readonly type: 'count';
   readonly arg: string;
   readonly default?: number;
+  readonly min?: number;
 }
 
 /** A positive number in `unit` (e.g. GiB). */
@@ -161,7 +162,8 @@ function convert(spec: CommandSpec<OptionSpecs>, name: string, o: OptionSpec, te
     }
     case 'count': {
       const n = Number(text);
-      if (text.trim() === '' || !Number.isInteger(n) || n < 1) throw bad('is not a whole number of at least 1');
+      const min = o.min ?? 1;
+      if (text.trim() === '' || !Number.isInteger(n) || n < min) throw bad(`is not a whole number of at least ${min}`);
       return n;
     }
     case 'number': {

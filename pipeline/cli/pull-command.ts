@@ -16,11 +16,13 @@ import { readReceipt, receiptPath } from '../pull/receipt.ts';
 import { checkExpectedTag, checkNoDowngrade } from '../pull/rollback.ts';
 import { uninstall } from '../pull/uninstall.ts';
 import { releaseReader } from '../release/release-reader.ts';
+import { checkRebuilds } from '../release/require-rebuilds.ts';
 import { verifyRelease } from '../release/verify-release.ts';
 import { createReporter } from '../report/create-reporter.ts';
 import { defaultCacheDir } from './matrix-command.ts';
 import { commandIo, type CommandContext } from './command-context.ts';
 import { parseOptions, renderHelp, usageError, type CommandSpec, type OptionSpecs } from './options.ts';
+import { readRebuildPolicy, rebuildOptions } from './rebuild-options.ts';
 import { readTrust } from './release-command.ts';
 
 const WHERE = 'Where (see docs/downstream.md)';
@@ -50,6 +52,7 @@ export const PULL_OPTIONS = {
   'dry-run': { type: 'flag', help: 'fetch and verify, print what would be installed, change nothing' },
   timeout: { type: 'duration', default: 30_000, help: 'give up on a server that sends nothing for this long: 30s, 2m' },
   'cache-dir': { type: 'string', arg: 'DIR', help: 'where downloads are kept (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)' },
+  ...rebuildOptions('Independent rebuilds (see docs/downstream.md)'),
 } as const satisfies OptionSpecs;
 
 export const PULL_COMMAND: CommandSpec<typeof PULL_OPTIONS> = {
@@ -115,8 +118,10 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
 
   if (positionals.length !== 1) throw usage('give one release URL or directory');
   const location = /^https?:\/\//.test(positionals[0]!) ? positionals[0]! : resolve(positionals[0]!);
+  const http = { cacheDir: join(resolve(v.cacheDir ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: v.timeout };
+  const rebuilds = await readRebuildPolicy(v, usage, http);
   const trust = await readTrust(v.trust);
-  const reader = releaseReader(location, { cacheDir: join(resolve(v.cacheDir ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: v.timeout });
+  const reader = releaseReader(location, http);
 
   // The signed index names the variants; --only is checked against it before any archive is fetched.
   const head = await verifyRelease(reader, trust, { only: new Set(), signal });
@@ -125,6 +130,13 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
   checkNoDowngrade((await readReceipt(paths)).variants, ids, head.signed!, v.allowDowngrade);
   const release = await verifyRelease(reader, trust, { only: new Set(ids), signal });
   log.info(`release ${release.index.release.tag ?? '(untagged)'} verified: key ${release.keyId}, ${ids.length} variant(s): ${ids.join(', ')}`);
+  if (rebuilds) {
+    // Before anything is installed: a refusal leaves the destination as it was.
+    const assets = release.index.assets.filter((a) => ids.includes(a.variant));
+    const report = await checkRebuilds(rebuilds, { reader, sumsSha256: release.sumsSha256, location }, assets, signal);
+    for (const line of report.lines) log.info(line);
+    for (const w of report.warnings) log.warn(w);
+  }
   if (v.dryRun) {
     out.write(`would install ${ids.join(', ')} into ${onDisk(paths, paths.dataDir)}, descriptors into ${onDisk(paths, paths.descriptorDir)}\n`);
     return 0;

@@ -16,6 +16,7 @@ import { describeKey, KEY_NAME, keyById, keyProblem, loadTrust, makeStatement, t
 import { buildRunFromEnv } from '../release/provenance.ts';
 import { inputsDigest, releaseTag } from '../release/release-tag.ts';
 import { releaseReader } from '../release/release-reader.ts';
+import { checkRebuilds } from '../release/require-rebuilds.ts';
 import { signRelease } from '../release/sign-release.ts';
 import { verifyRelease } from '../release/verify-release.ts';
 import { createReporter } from '../report/create-reporter.ts';
@@ -23,6 +24,7 @@ import { loadSourceNotices } from '../source/source-notices.ts';
 import { commandIo, type CommandContext } from './command-context.ts';
 import { defaultCacheDir } from './matrix-command.ts';
 import { parseOptions, renderHelp, usageError, type CommandSpec, type OptionSpecs } from './options.ts';
+import { readRebuildPolicy, rebuildOptions } from './rebuild-options.ts';
 
 /** The package root: where keys/trust is, whatever the working directory. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -61,6 +63,7 @@ export const RELEASE_OPTIONS = {
     help: 'date for every timestamp, in seconds since 1970\n(default: the variants\' SOURCE_DATE_EPOCH)',
   },
   timeout: { type: 'duration', default: 30_000, section: VERIFY, help: 'give up on a server that sends nothing for this long: 30s, 2m' },
+  ...rebuildOptions(VERIFY),
 } as const satisfies OptionSpecs;
 
 export const RELEASE_COMMAND: CommandSpec<typeof RELEASE_OPTIONS> = {
@@ -77,11 +80,13 @@ export const RELEASE_COMMAND: CommandSpec<typeof RELEASE_OPTIONS> = {
                         an encrypted key's password from $${KEY_PASSWORD_ENV}
   tag [--config FILE]   print the tag this CI run releases under: the pushed tag, or
                         nightly-<digest of the matrix, builder, pipeline and lock file>
-  verify DIR|URL [--trust FILE|DIR ...]
+  verify DIR|URL [--trust FILE|DIR ...] [--rebuilt-by PUB ... [--require-rebuilds N]]
                         check the whole chain: trusted key, signature and its trusted comment
                         (tag, kind, index digest), SHA256SUMS, every asset, the signed
                         provenance, every file in every archive; names the signing key, or the
-                        first broken link. --trust repeats; default: ${DEFAULT_TRUST_DIR}
+                        first broken link. --trust repeats; default: ${DEFAULT_TRUST_DIR}.
+                        With --rebuilt-by: also N rebuilders' signed attestations that they
+                        rebuilt every archive and SBOM bit for bit (docs/downstream.md)
   check-signing [--allow-missing] [--trust FILE|DIR ...]
                         before a CI build: is $${KEY_ENV} set, and is its public half a
                         trusted, unrevoked, unexpired key of the trust store? Prints
@@ -210,14 +215,22 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
     }
     case 'verify': {
       if (rest.length !== 1) throw usage('verify takes one release directory or URL');
+      const http = { cacheDir: join(resolve(v.cacheDir ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: v.timeout };
+      const rebuilds = await readRebuildPolicy(v, usage, http);
       const trust = await readTrust(v.trust);
-      const reader = releaseReader(rest[0]!, { cacheDir: join(resolve(v.cacheDir ?? defaultCacheDir()), 'downloads', 'releases'), idleMs: v.timeout });
+      const reader = releaseReader(rest[0]!, http);
       const r = await verifyRelease(reader, trust, { signal });
+      const report = rebuilds && await checkRebuilds(rebuilds, { reader, sumsSha256: r.sumsSha256, location: reader.location }, r.index.assets, signal);
       const files = r.index.variants.reduce((n, x) => n + x.files.length, 0);
       const when = new Date(r.signed!.signedAt * 1000).toISOString();
       out.write(`${r.signed!.kind} ${r.index.release.tag ?? '(untagged)'} at ${reader.location}: verified\n` +
         `  signed by key ${describeKey(r.signer!)} of ${r.signer!.source}${r.signer!.introducedBy ? ` (introduced by ${r.signer!.introducedBy})` : ''} on ${when}\n` +
-        `  SHA256SUMS: ${r.sums.length} assets; ${r.index.variants.length} variants, ${files} files, SBOMs and provenance agree\n`);
+        `  SHA256SUMS: ${r.sums.length} assets; ${r.index.variants.length} variants, ${files} files, SBOMs and provenance agree\n` +
+        (report?.lines.map((l) => `  ${l}\n`).join('') ?? ''));
+      if (report?.warnings.length) {
+        const log = createReporter(stderr);
+        for (const w of report.warnings) log.warn(w);
+      }
       return 0;
     }
     case 'check-signing': {
