@@ -191,6 +191,14 @@ export class DataFileError extends MatrixError {
   }
 }
 
+/** A firmware image whose volumes, files or sections do not parse; `where` names the byte offset. */
+export class FirmwareFormatError extends MatrixError {
+  readonly exitCode = 1;
+  constructor(readonly where: string, readonly detail: string) {
+    super(`${where}: ${detail}`, 'the image is damaged or was not built by edk2: compare it byte for byte instead');
+  }
+}
+
 /** The run was interrupted (Ctrl-C, SIGTERM). */
 export class CancelledError extends MatrixError {
   readonly exitCode = 130;

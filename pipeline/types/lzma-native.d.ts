@@ -9,9 +9,15 @@ declare module 'lzma-native' {
     readonly check?: number;
     /** Decoders: bytes of memory the decoder may use. */
     readonly memlimit?: number;
+    /** Bytes the coder hands on at a time. */
+    readonly bufsize?: number;
   }
   /** `.xz` compressor (single-threaded unless `threads` is given: deterministic output). */
   export function createCompressor(options?: CoderOptions): Transform;
-  export function createStream(coder: 'streamDecoder' | 'easyEncoder', options?: CoderOptions): Transform;
+  export function createStream(coder: 'streamDecoder' | 'easyEncoder' | 'aloneDecoder' | 'aloneEncoder', options?: CoderOptions): Transform;
+  /** Raw coders: a filter chain (e.g. FILTER_X86 then FILTER_LZMA2) with no container around it. */
+  export function createStream(coder: 'rawEncoder' | 'rawDecoder', options: { readonly filters: readonly { readonly id: string }[] }): Transform;
+  export const FILTER_X86: string;
+  export const FILTER_LZMA2: string;
   export const version: string;
 }
