@@ -458,6 +458,28 @@ export interface ReleaseInfo {
   readonly builder: { readonly digest: string; readonly lock: string; readonly snapshot: string | undefined };
   /** edk2-matrix version that assembled it. */
   readonly generatorVersion: string;
+  /** What `npm run rebuild` builds it again from; undefined when assembled without --config. */
+  readonly inputs?: ReleaseInputs | undefined;
+}
+
+/** A file the matrix names (builder context, patch, certificate), carried in the release. */
+export interface InputFile {
+  /** Relative to the carried matrix: `builder/…`, `patches/<n>/<name>`, `keysets/<sha256>.pem`. */
+  readonly path: string;
+  readonly executable: boolean;
+  readonly sha256: string;
+  /** The file's bytes, base64. */
+  readonly data: string;
+}
+
+/**
+ * The matrix a release was built from, with every file it names, so that the release alone
+ * is enough to build it again (release/release-inputs.ts). Its plan gives the variants' keys.
+ */
+export interface ReleaseInputs {
+  /** matrix.yaml as given to assemble, its file references rewritten to name `files`. */
+  readonly matrix: string;
+  readonly files: readonly InputFile[];
 }
 
 export const RELEASE_FORMAT = 1;

@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load.ts';
 import { UsageError } from '../errors.ts';
 import { DEFAULT_TRUST_DIR, PUBLIC_KEY_FILE, SECRET_KEY_FILE } from '../layout.ts';
 import { assembleRelease } from '../release/assemble.ts';
+import { carryInputs } from '../release/release-inputs.ts';
 import { formatPublicKey, formatSecretKey, generateKey, keyIdHex, MinisignFormatError, parsePublicKey, parseSecretKey, type SecretKey } from '../release/minisign.ts';
 import { describeKey, KEY_NAME, keyById, keyProblem, loadTrust, makeStatement, type StatementKind, type TrustStore } from '../release/trust.ts';
 import { buildRunFromEnv } from '../release/provenance.ts';
@@ -190,9 +191,12 @@ export async function releaseCommand(argv: readonly string[], signal: AbortSigna
       const env = process.env;
       const log = createReporter(stderr);
       // Licence texts and patch series come from the source the shards were built from (assemble checks its digests).
-      const notices = await loadSourceNotices((config?.matrix ?? loadConfig(join(PACKAGE_ROOT, 'matrix.yaml'))).source, resolve(v.cacheDir ?? defaultCacheDir()), log, signal);
+      const cacheDir = resolve(v.cacheDir ?? defaultCacheDir());
+      const notices = await loadSourceNotices((config?.matrix ?? loadConfig(join(PACKAGE_ROOT, 'matrix.yaml'))).source, cacheDir, log, signal);
+      // The matrix and its files travel in the release (for `npm run rebuild`), checked to plan the shards' keys.
+      const inputs = config ? await carryInputs(config.matrix, cacheDir, log, signal) : undefined;
       const result = await assembleRelease({
-        from, out: v.out, config,
+        from, out: v.out, config, inputs,
         tag: v.tag ?? (env.GITHUB_REF_TYPE === 'tag' ? env.GITHUB_REF_NAME : undefined),
         commit: v.commit ?? env.GITHUB_SHA,
         sourceDateEpoch: v.sourceDateEpoch === undefined ? undefined : Number(v.sourceDateEpoch),

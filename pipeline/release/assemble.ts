@@ -14,7 +14,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { sha256Hex, renderSums } from '../checksums.ts';
-import type { ArtifactFile, MatrixConfig, ReleaseAsset, ReleaseIndex, ReleaseInfo, ReleaseVariant } from '../domain.ts';
+import type { ArtifactFile, MatrixConfig, ReleaseAsset, ReleaseInputs, ReleaseIndex, ReleaseInfo, ReleaseVariant } from '../domain.ts';
 import { RELEASE_FORMAT } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
 import { checkFiles } from '../export/artifact-cache.ts';
@@ -35,6 +35,8 @@ export interface AssembleOptions {
   readonly out: string;
   /** With it: every variant it declares must be present, and its digest goes into the provenance. */
   readonly config: { readonly matrix: MatrixConfig; readonly shownPath: string } | undefined;
+  /** The config's matrix and files (carried in index.json for `rebuild`) and the keys it plans. */
+  readonly inputs?: { readonly carried: ReleaseInputs; readonly keys: ReadonlyMap<string, string> } | undefined;
   readonly tag: string | undefined;
   readonly commit: string | undefined;
   /** Overrides the date the variants were built with (their SOURCE_DATE_EPOCH). */
@@ -45,14 +47,14 @@ export interface AssembleOptions {
   readonly log: Log;
 }
 
-interface ShardVariant {
+export interface ShardVariant {
   readonly shard: string;
   readonly dir: VariantDir;
   /** What goes into the archive: the manifest's files but run records, and manifest.json (licence texts are added later). */
   readonly files: { readonly name: string; readonly data: Buffer }[];
 }
 
-async function readShard(shard: string, log: Log): Promise<ShardVariant[]> {
+export async function readShard(shard: string, log: Log): Promise<ShardVariant[]> {
   const found = await readVariantDirs(shard);
   if (found.length === 0) {
     throw new ReleaseError(`shard ${shard}`, 'holds no variant directory with an edk2-matrix manifest', 'pass artifacts directories written by npm run matrix (--out)');
@@ -82,7 +84,7 @@ async function readShard(shard: string, log: Log): Promise<ShardVariant[]> {
 }
 
 /** Refuses duplicates and mixed sources or images, naming the two shards that disagree. */
-function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['config'], notices: SourceNotices): void {
+function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['config'], inputs: AssembleOptions['inputs'], notices: SourceNotices): void {
   const first = all[0]!;
   const seen = new Map<string, ShardVariant>();
   for (const v of all) {
@@ -106,6 +108,15 @@ function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['
       throw new ReleaseError(`variant ${id}`, `has SOURCE_DATE_EPOCH ${b.build.env.SOURCE_DATE_EPOCH}, ${a.id} ${a.build.env.SOURCE_DATE_EPOCH}`);
     }
   }
+  if (inputs) {
+    for (const v of all) {
+      const { id, key } = v.dir.manifest;
+      if (inputs.keys.get(id) !== key) {
+        throw new ReleaseError(`variant ${id}`, `was built with key ${key.slice(0, 12)}… (${v.shard}), but ${config?.shownPath ?? 'the matrix'} plans ${inputs.keys.get(id)?.slice(0, 12) ?? 'no such variant'}…: the release could not be rebuilt from it`,
+          'assemble with the matrix and the edk2-matrix commit the shards were built from');
+      }
+    }
+  }
   if (config) {
     const declared = config.matrix.variants.map((v) => v.id);
     const missing = declared.filter((id) => !seen.has(id));
@@ -113,6 +124,29 @@ function checkConsistent(all: readonly ShardVariant[], config: AssembleOptions['
     const unknown = [...seen.keys()].filter((id) => !declared.includes(id));
     if (unknown.length) throw new ReleaseError(`variant ${unknown[0]}`, `is not declared in ${config.shownPath}`, 'assemble the shards of one matrix');
   }
+}
+
+/** A variant's release assets (archive, SBOM) written into `dir`, its index entry, and what its archive holds. */
+export async function writeVariantAssets(dir: string, v: ShardVariant, info: ReleaseInfo, notices: SourceNotices):
+  Promise<{ assets: ReleaseAsset[]; entry: ReleaseVariant; archived: { name: string; data: Buffer }[] }> {
+  const m = v.dir.manifest;
+  const licences = variantLicences(m, notices.licenceFiles);
+  const archived = [...v.files, ...licences.map((l) => ({ name: l.file, data: l.data }))];
+  const files: ArtifactFile[] = archived.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.length }))
+    .sort((a, b) => (a.path < b.path ? -1 : 1));
+  const archive = await writeVariantArchive(join(dir, archiveName(m.id)), m.id, archived, info.sourceDateEpoch);
+  const sbom = `${JSON.stringify(variantSbom(m, files, info, { licences, patches: notices.patches }), null, 2)}\n`;
+  await writeFile(join(dir, sbomName(m.id)), sbom);
+  // The artifacts index's run-dependent fields (build seconds, boot result) stay out of a release.
+  const { buildSeconds: _seconds, boot: _boot, ...entry } = makeIndex([v.dir]).variants[0]!;
+  return {
+    assets: [
+      { name: archiveName(m.id), kind: 'archive', variant: m.id, ...archive },
+      { name: sbomName(m.id), kind: 'sbom', variant: m.id, sha256: sha256Hex(sbom), size: Buffer.byteLength(sbom) },
+    ],
+    entry: { ...entry, files: files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })) },
+    archived,
+  };
 }
 
 export interface Assembled {
@@ -127,7 +161,7 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
   if (existing && existing.length) throw new ReleaseError(`output ${out}`, 'is not empty', 'assemble into a new directory; a release is never overwritten');
   const all: ShardVariant[] = [];
   for (const shard of opts.from) all.push(...(await readShard(resolve(shard), opts.log)));
-  checkConsistent(all, opts.config, opts.notices);
+  checkConsistent(all, opts.config, opts.inputs, opts.notices);
   all.sort((a, b) => (a.dir.manifest.id < b.dir.manifest.id ? -1 : 1));
 
   const m0 = all[0]!.dir.manifest;
@@ -139,6 +173,7 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
     source: m0.source,
     builder: { digest: m0.builder.digest, lock: m0.builder.lock, snapshot: m0.builder.snapshot },
     generatorVersion: GENERATOR_VERSION,
+    inputs: opts.inputs?.carried,
   };
 
   await mkdir(dirname(out), { recursive: true });
@@ -149,20 +184,10 @@ export async function assembleRelease(opts: AssembleOptions): Promise<Assembled>
     const assets: ReleaseAsset[] = [];
     const variants: ReleaseVariant[] = [];
     for (const v of all) {
-      const m = v.dir.manifest;
-      const licences = variantLicences(m, opts.notices.licenceFiles);
-      const archived = [...v.files, ...licences.map((l) => ({ name: l.file, data: l.data }))];
-      const files: ArtifactFile[] = archived.map((f) => ({ path: f.name, sha256: sha256Hex(f.data), size: f.data.length }))
-        .sort((a, b) => (a.path < b.path ? -1 : 1));
-      const archive = await writeVariantArchive(join(temp, archiveName(m.id)), m.id, archived, info.sourceDateEpoch);
-      assets.push({ name: archiveName(m.id), kind: 'archive', variant: m.id, ...archive });
-      const sbom = `${JSON.stringify(variantSbom(m, files, info, { licences, patches: opts.notices.patches }), null, 2)}\n`;
-      await writeFile(join(temp, sbomName(m.id)), sbom);
-      assets.push({ name: sbomName(m.id), kind: 'sbom', variant: m.id, sha256: sha256Hex(sbom), size: Buffer.byteLength(sbom) });
-      // The artifacts index's run-dependent fields (build seconds, boot result) stay out of a release.
-      const { buildSeconds: _seconds, boot: _boot, ...entry } = makeIndex([v.dir]).variants[0]!;
-      variants.push({ ...entry, files: files.map((f) => ({ ...f, path: `${m.id}/${f.path}` })) });
-      opts.log.info(`${m.id}: ${archiveName(m.id)} ${archive.size} bytes (${files.length} files)`);
+      const made = await writeVariantAssets(temp, v, info, opts.notices);
+      assets.push(...made.assets);
+      variants.push(made.entry);
+      opts.log.info(`${v.dir.manifest.id}: ${made.assets[0]!.name} ${made.assets[0]!.size} bytes (${made.archived.length} files)`);
     }
     const index: ReleaseIndex = { generator: 'edk2-matrix-release', formatVersion: RELEASE_FORMAT, release: info, assets, variants };
     const indexText = `${JSON.stringify(index, null, 2)}\n`;
