@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // edk2-matrix <command> [options]: the package's one entry point. From a clone, the
-// repository's commands run the same code: npm run matrix|verify|release|pull -- [options].
+// repository's commands run the same code: npm run matrix|verify|release|pull|rebuild -- [options].
 // The commands are TypeScript, run through tsx's loader, which is a dependency.
 import { register } from 'tsx/esm/api';
 
@@ -9,6 +9,7 @@ const COMMANDS = {
   verify: ['../pipeline/cli/verify-command.ts', 'verifyCommand'],
   release: ['../pipeline/cli/release-command.ts', 'releaseCommand'],
   pull: ['../pipeline/cli/pull-command.ts', 'pullCommand'],
+  rebuild: ['../pipeline/cli/rebuild-command.ts', 'rebuildCommand'],
 };
 
 const [name, ...args] = process.argv.slice(2);
