@@ -4,12 +4,16 @@
 #   github-release.sh publish TAG DIR KIND   creates release TAG as a draft, uploads every file of
 #                                            DIR, then publishes it; refuses a TAG that already
 #                                            has a release (a release is never overwritten)
+#   github-release.sh download TAG|newest DIR  downloads every asset of release TAG (newest: the
+#                                            newest published one) into DIR; prints tag=TAG
+#   github-release.sh attach TAG DIR         uploads every file of DIR (rebuild attestations) to
+#                                            release TAG, replacing a file of the same name
 # KIND is `nightly` (a prerelease, never marked Latest) or `release` (a pushed tag: GitHub may
 # mark it Latest, by its own rule of date and version).
 # Everything a release contains was made and verified by `npm run release` before this runs.
 set -eu
 
-usage() { echo "usage: $0 exists TAG | publish TAG DIR nightly|release" >&2; exit 2; }
+usage() { echo "usage: $0 exists TAG | publish TAG DIR nightly|release | download TAG|newest DIR | attach TAG DIR" >&2; exit 2; }
 [ $# -ge 2 ] || usage
 cmd=$1 tag=$2
 
@@ -37,6 +41,22 @@ case "$cmd" in
     find "$dir" -maxdepth 1 -type f -print0 | sort -z | xargs -0 gh release upload "$tag"
     gh release edit "$tag" --draft=false "$@"
     echo "github-release: published $tag ($kind)"
+    ;;
+  download)
+    [ $# -eq 3 ] || usage
+    dir=$3
+    if [ "$tag" = newest ]; then
+      tag=$(gh release list --exclude-drafts --limit 1 --json tagName --jq '.[0].tagName')
+      [ -n "$tag" ] || { echo "github-release: no published release to download" >&2; exit 1; }
+    fi
+    mkdir -p "$dir"
+    gh release download "$tag" --dir "$dir"
+    echo "tag=$tag"
+    ;;
+  attach)
+    [ $# -eq 3 ] || usage
+    find "$3" -maxdepth 1 -type f -print0 | sort -z | xargs -0 gh release upload "$tag" --clobber
+    echo "github-release: attached $(find "$3" -maxdepth 1 -type f | wc -l) file(s) to $tag" >&2
     ;;
   *) usage ;;
 esac

@@ -72,6 +72,8 @@ export interface RehearsalOptions {
   readonly secrets: Record<string, string>;
   /** Workflow-level env overridden (e.g. CONFIG: a small matrix). */
   readonly env?: Record<string, string>;
+  /** workflow_dispatch inputs. */
+  readonly inputs?: Record<string, string>;
   /** Files of the checked-out repository replaced in every workspace (path → text). */
   readonly replace?: Record<string, string>;
   readonly sha: string;
@@ -86,7 +88,15 @@ export const GH_STANDIN = `#!/bin/sh
 set -eu
 echo "gh $*" >> "$GH_STANDIN_DIR/calls.log"
 [ "$1" = release ] || { echo "gh stand-in: only 'gh release' is rehearsed" >&2; exit 2; }
-sub=$2 tag=$3; shift 3
+sub=$2
+if [ "$sub" = list ]; then
+  # The newest release that is not a draft (--exclude-drafts --limit 1 --json tagName --jq '.[0].tagName').
+  for t in $(ls -t "$GH_STANDIN_DIR" | grep -v -e '^calls.log$'); do
+    [ -e "$GH_STANDIN_DIR/.state/$t/draft" ] || { echo "$t"; exit 0; }
+  done
+  exit 0
+fi
+tag=$3; shift 3
 dir="$GH_STANDIN_DIR/$tag" state="$GH_STANDIN_DIR/.state/$tag"
 flags() {
   while [ $# -gt 0 ]; do
@@ -106,7 +116,19 @@ flags() {
 case "$sub" in
   view) [ -d "$dir" ] ;;
   create) [ ! -d "$dir" ] || { echo "release $tag exists" >&2; exit 1; }; mkdir -p "$dir" "$state"; flags "$@" ;;
-  upload) [ -d "$dir" ] || exit 1; for f in "$@"; do cp "$f" "$dir/"; done ;;
+  upload)
+    [ -d "$dir" ] || exit 1
+    clobber=no
+    for f in "$@"; do [ "$f" = --clobber ] && clobber=yes; done
+    for f in "$@"; do
+      [ "$f" = --clobber ] && continue
+      if [ -e "$dir/$(basename "$f")" ] && [ $clobber = no ]; then echo "asset $(basename "$f") exists" >&2; exit 1; fi
+      cp "$f" "$dir/"
+    done ;;
+  download)
+    [ -d "$dir" ] || { echo "release not found" >&2; exit 1; }
+    [ "$1" = --dir ] || { echo "gh stand-in: gh release download needs --dir" >&2; exit 2; }
+    mkdir -p "$2"; cp "$dir"/* "$2/" ;;
   edit) [ -d "$dir" ] || exit 1; flags "$@" ;;
   *) echo "gh stand-in: gh release $sub is not rehearsed" >&2; exit 2 ;;
 esac
@@ -136,7 +158,7 @@ export class Rehearsal {
     return {
       event_name: this.o.event.name, ref, ref_name: ref.replace(/^refs\/(heads|tags)\//, ''), ref_type: tag ? 'tag' : 'branch',
       sha: this.o.sha, workspace, token: 'rehearsal-token', repository: 'rehearsal/edk2-matrix', server_url: 'https://github.invalid',
-      run_id: '1', run_attempt: '1', workflow_ref: 'rehearsal/edk2-matrix/.github/workflows/release.yml@' + ref,
+      run_id: '1', run_attempt: '1', workflow_ref: `rehearsal/edk2-matrix/.github/workflows/${basename(this.o.workflowFile)}@${ref}`,
       event: { repository: { full_name: 'rehearsal/edk2-matrix', default_branch: 'main' } },
     };
   }
@@ -183,7 +205,7 @@ export class Rehearsal {
       const ok = runs.every((r) => r.ok || r.skipped);
       return [n, { result: runs.some((r) => r.skipped) ? 'skipped' : ok ? 'success' : 'failure', outputs: Object.assign({}, ...runs.map((r) => r.outputs)) }];
     }));
-    const base: Contexts = { github: this.#github(this.o.root), needs, secrets: this.o.secrets, inputs: {}, env: {}, matrix: {}, steps: {}, runner: { temp: this.o.root } };
+    const base: Contexts = { github: this.#github(this.o.root), needs, secrets: this.o.secrets, inputs: this.o.inputs ?? {}, env: {}, matrix: {}, steps: {}, runner: { temp: this.o.root } };
     // GitHub's status functions look at every job before this one, not only at `needs`: one
     // skipped anywhere up the chain skips this job unless its condition calls one itself.
     const before = [...this.#ancestors(id)].map((a) => this.results.get(a)!);
@@ -216,7 +238,7 @@ export class Rehearsal {
   async #runOne(id: string, job: Job, matrix: Record<string, Value>, needs: Contexts, n: number): Promise<JobRun> {
     const ws = this.#workspace(`${id}-${n}`);
     const github = this.#github(ws);
-    const ctx: Contexts = { github, needs, matrix, secrets: this.o.secrets, inputs: {}, steps: {}, runner: { temp: this.o.root }, env: {} };
+    const ctx: Contexts = { github, needs, matrix, secrets: this.o.secrets, inputs: this.o.inputs ?? {}, steps: {}, runner: { temp: this.o.root }, env: {} };
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...this.workflow.env, ...this.o.env })) env[k] = interpolate(String(v), { ...ctx, env }, ws);
     for (const [k, v] of Object.entries(job.env ?? {})) env[k] = interpolate(String(v), { ...ctx, env }, ws);

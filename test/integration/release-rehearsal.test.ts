@@ -12,7 +12,7 @@
  * half is the committed trust (keys/trust/rehearsal.pub).
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -21,7 +21,12 @@ import { parseSums } from '../../pipeline/checksums.ts';
 import type { ReleaseIndex } from '../../pipeline/domain.ts';
 import { ATTESTATION_BUNDLE_FILE, checkAttestationCoversSums, readAttestationBundle } from '../../pipeline/release/attestation-bundle.ts';
 import { cacheNamespace } from '../../pipeline/engine/cache-namespace.ts';
-import { formatPublicKey, formatSecretKey, generateKey } from '../../pipeline/release/minisign.ts';
+import { sha256Hex } from '../../pipeline/checksums.ts';
+import { envelopePayload, signEnvelope, type Envelope } from '../../pipeline/release/dsse.ts';
+import { formatPublicKey, formatSecretKey, generateKey, keyIdHex, type SecretKey } from '../../pipeline/release/minisign.ts';
+import { forgeRelease } from '../helpers/forge-release.ts';
+import { replaceFirmwareModule } from '../helpers/patch-firmware.ts';
+import { defaultCacheDir } from '../../pipeline/cli/matrix-command.ts';
 import { REPO } from '../helpers/config.ts';
 import { serveDirectory, type StaticServer } from '../helpers/static-server.ts';
 import { Rehearsal, type JobRun } from '../helpers/workflow-rehearsal.ts';
@@ -41,7 +46,10 @@ function rehearsal(dir: string): Rehearsal {
     workflowFile: join(REPO, '.github', 'workflows', 'release.yml'),
     repo: REPO, root: dir, event: { name: 'workflow_dispatch', ref: 'refs/heads/main' }, sha,
     secrets: { EDK2_MATRIX_RELEASE_KEY: formatSecretKey(key) },
-    env: { CONFIG },
+    // The shards read the shared cache directory, where the matrix test built these variants:
+    // the rehearsal proves the workflow's steps, and rebuild.yml's job below proves, from
+    // nothing in a cache of its own, that what they published is what the inputs build.
+    env: { CONFIG, EDK2_MATRIX_CACHE: defaultCacheDir() },
     // The committed trust, as a fork would have it: its key as a root of the keys/trust store
     // (a key file there with no introduction is a root), which check-signing and verify read.
     replace: { 'keys/trust/rehearsal.pub': formatPublicKey(key) },
@@ -108,12 +116,12 @@ describe('release.yml rehearsed job by job', () => {
     expect(plan.tag).toMatch(/^nightly-[0-9a-f]{16}$/);
   });
 
-  it('builds and boots each variant in its own shard, for real', () => {
+  it('builds (from the shared cache) and boots each variant in its own shard', () => {
     expect(failures(runs.build!)).toEqual([]);
     expect(runs.build!.map((r) => r.matrix.id).sort()).toEqual(IDS);
     for (const r of runs.build!) {
       const log = r.steps.find((s) => s.name === 'build and boot')!.tail;
-      expect(log).toMatch(new RegExp(`${r.matrix.id}\\s+built`));
+      expect(log).toMatch(new RegExp(`${r.matrix.id}(\\s+built|: published from the artifact cache)`));
       expect(log).toMatch(/1 booted, 0 failed/);
     }
     expect(new Set(runs.build!.map((r) => r.workspace)).size).toBe(IDS.length);
@@ -209,3 +217,123 @@ function flipByte(path: string, at: number): void {
   data[at]! ^= 0x01;
   writeFileSync(path, data);
 }
+
+/**
+ * rebuild.yml after the release: its `rebuild` job fetches the newest release with the gh
+ * stand-in, runs `npm run rebuild` on ia32-debug in a fresh workspace (a cache directory of
+ * its own: the source is fetched again, every module compiled from nothing) and its `attach`
+ * job puts the signed attestation beside the release. Then distributions use it, and a
+ * publisher gone bad is caught.
+ */
+describe('rebuild.yml rehearsed after the release', () => {
+  const rebuilderKey = generateKey();
+  const rebuilderPub = join(root, 'rebuilder.pub');
+  const strangerKey = generateKey();
+  const rebuildRuns: Record<string, JobRun[]> = {};
+  let rb: Rehearsal;
+  const attestationName = () => `rebuild-${keyIdHex(rebuilderKey.keyId)}.intoto.json`;
+  const rebuiltDir = () => join(rebuildRuns.rebuild![0]!.workspace, 'rebuilt');
+
+  beforeAll(async () => {
+    writeFileSync(rebuilderPub, formatPublicKey(rebuilderKey));
+    rb = new Rehearsal({
+      workflowFile: join(REPO, '.github', 'workflows', 'rebuild.yml'),
+      repo: REPO, root: join(root, 'run1'), event: { name: 'workflow_dispatch', ref: 'refs/heads/main' }, sha,
+      secrets: { EDK2_MATRIX_REBUILDER_KEY: formatSecretKey(rebuilderKey) },
+      inputs: { tag: '', only: 'ia32-debug' },
+      replace: { 'keys/trust/rehearsal.pub': formatPublicKey(key) },
+    });
+    for (const id of ['rebuild', 'sign', 'attach']) rebuildRuns[id] = await job(rb, id, `rebuild.yml ${id}`);
+  }, 60 * 60_000);
+
+  const verify = (args: string[]) => cliAsync(['verify', ...args, '--trust', pubFile]);
+
+  it('rebuilds ia32-debug from the release alone, in a cache of its own, and finds every file and asset identical', () => {
+    expect(failures(rebuildRuns.rebuild!)).toEqual([]);
+    const log = rebuildRuns.rebuild![0]!.steps.find((s) => s.name === 'rebuild and compare')!.tail;
+    expect(log).toMatch(/ia32-debug\s+\d+\s+identical/);
+    expect(log).toMatch(/PASSED: 1 of 1 variant\(s\) identical/);
+    // The matrix it built is the one the release carries, not a file of the checkout.
+    const index = JSON.parse(readFileSync(join(published(), 'index.json'), 'utf8')) as ReleaseIndex;
+    expect(readFileSync(join(rebuiltDir(), 'inputs', 'matrix.yaml'), 'utf8')).toBe(index.release.inputs!.matrix);
+    const asset = index.assets.find((a) => a.name === 'ia32-debug.tar.xz')!;
+    expect(sha256Hex(readFileSync(join(rebuiltDir(), 'assets', 'ia32-debug.tar.xz')))).toBe(asset.sha256);
+  });
+
+  it('signs the verdict where the key is and attaches the attestation to the release, which verify and pull then require', async () => {
+    expect(failures(rebuildRuns.sign!)).toEqual([]);
+    expect(failures(rebuildRuns.attach!)).toEqual([]);
+    expect(readdirSync(published())).toContain(attestationName());
+    const ok = await verify([published(), '--rebuilt-by', rebuilderPub, '--require-rebuilds', '1']);
+    expect(ok.stderr + ok.stdout).toMatch(/verified/);
+    expect(ok.status).toBe(0);
+    const dest = join(root, 'dest-rebuilt');
+    const pulled = await pull([published(), '--only', 'ia32-debug', '--destdir', dest, '--rebuilt-by', rebuilderPub]);
+    expect(pulled.stdout + pulled.stderr).toMatch(/rebuilt bit for bit by|rebuilds?:/);
+    expect(pulled.stdout).toMatch(/installed 1 variant\(s\)/);
+    expect(pulled.status).toBe(0);
+    // Without the attestation, the same release is refused, and nothing is installed.
+    const bare = join(root, 'without-attestation');
+    cpSync(published(), bare, { recursive: true });
+    rmSync(join(bare, attestationName()));
+    const dest2 = join(root, 'dest-bare');
+    const refused = await pull([bare, '--only', 'ia32-debug', '--destdir', dest2, '--rebuilt-by', rebuilderPub]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr.trim().split('\n').filter((l) => l.startsWith('edk2-matrix: '))).toHaveLength(1);
+    expect(refused.stderr).toMatch(/rebuild/);
+    expect(existsSync(dest2)).toBe(false);
+  });
+
+  it('catches a CODE image its publisher replaced and re-signed: the rebuild names the file and the module, and its FAILED attestation makes pull refuse', async () => {
+    const forged = join(root, 'forged');
+    cpSync(published(), forged, { recursive: true });
+    rmSync(join(forged, attestationName()));
+    await replaceFirmwareModule(forged, 'ia32-debug', 'OVMF_CODE.fd');
+    await forgeRelease(forged, key, () => {});
+    expect((await verify([forged])).status).toBe(0);
+    const out = join(root, 'rebuild-forged');
+    const r = await rebuild([forged, '--only', 'ia32-debug', '--compare-with', rebuiltDir(), '--trust', pubFile, '--key', writeKey(rebuilderKey), '--out', out]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/ia32-debug\s+\d+\s+DIFFERS\s+OVMF_CODE\.fd differs \(modules: [\w-]+/);
+    expect(r.stdout).toMatch(/FAILED: 0 of 1/);
+    const pulled = await pull([forged, '--only', 'ia32-debug', '--destdir', join(root, 'dest-forged'), '--rebuilt-by', rebuilderPub, '--rebuilds', join(out, attestationName())]);
+    expect(pulled.status).toBe(1);
+    expect(pulled.stderr).toMatch(/FAILED/);
+    // The honest PASSED attestation is about the honest release: for the forged one it does not count.
+    const other = await verify([forged, '--rebuilt-by', rebuilderPub, '--rebuilds', join(published(), attestationName())]);
+    expect(other.status).toBe(1);
+    expect(other.stderr).toMatch(/another release|SHA256SUMS/);
+  }, 10 * 60_000);
+
+  it.each([
+    ['truncated', (text: string) => text.slice(0, text.length / 2)],
+    ['signed by a key no one trusts', (text: string) => resign(text, strangerKey, (p) => p)],
+    ['with a subject digest changed', (text: string) => resign(text, rebuilderKey, (p) => p.replace(/"sha256":"[0-9a-f]{64}"/, `"sha256":"${'0'.repeat(64)}"`))],
+  ])('refuses an attestation %s, in one line', async (_what, tamper) => {
+    const file = join(root, `attestation-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, tamper(readFileSync(join(published(), attestationName()), 'utf8')));
+    const r = await verify([published(), '--rebuilt-by', rebuilderPub, '--rebuilds', file]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').filter((l) => l.startsWith('edk2-matrix: '))).toHaveLength(1);
+  });
+
+  function writeKey(k: SecretKey): string {
+    const f = join(root, `key-${keyIdHex(k.keyId)}.key`);
+    if (!existsSync(f)) writeFileSync(f, formatSecretKey(k), { mode: 0o600 });
+    return f;
+  }
+});
+
+/** The envelope's statement changed by `edit` and signed again with `k`. */
+function resign(text: string, k: SecretKey, edit: (payload: string) => string): string {
+  const envelope = JSON.parse(text) as Envelope;
+  const payload = edit(envelopePayload(envelope).toString('utf8'));
+  return JSON.stringify(signEnvelope(k, envelope.payloadType, Buffer.from(payload, 'utf8')));
+}
+
+const spawnNpm = (script: string, args: string[]) => new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+  execFile('npm', ['run', '-s', script, '--', ...args], { cwd: REPO, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, GITHUB_ACTIONS: '' } }, (err, stdout, stderr) =>
+    resolve({ status: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+});
+const pull = (args: string[]) => spawnNpm('pull', [...args, '--trust', pubFile]);
+const rebuild = (args: string[]) => spawnNpm('rebuild', args);

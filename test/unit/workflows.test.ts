@@ -88,11 +88,12 @@ describe('GitHub workflows', () => {
     expect(run.status).toBe(0);
   }, 60_000);
 
-  it('grant nothing at the top and only what each job needs: attest mints an id-token, publish alone writes contents', () => {
+  it('grant nothing at the top and only what each job needs: attest mints an id-token, publish and rebuild\'s attach alone write contents', () => {
     for (const f of files) expect(load(f).permissions, f).toEqual({});
     for (const { f, id, job } of allJobs()) {
       expect(job.permissions, `${f} ${id}`).toBeDefined();
-      const expected = f === 'release.yml' && id === 'attest' ? ['attestations', 'id-token'] : f === 'release.yml' && id === 'publish' ? ['contents'] : [];
+      const expected = f === 'release.yml' && id === 'attest' ? ['attestations', 'id-token']
+        : (f === 'release.yml' && id === 'publish') || (f === 'rebuild.yml' && id === 'attach') ? ['contents'] : [];
       expect(writes(job), `${f} ${id}`).toEqual(expected);
     }
   });
@@ -132,7 +133,7 @@ describe('GitHub workflows', () => {
 
   it('install nothing with scripts and restore no cache in a job that holds a secret or a write token', () => {
     const found = allJobs().filter(({ job }) => privileged(job));
-    expect(found.map(({ id }) => id).sort()).toEqual(['attest', 'publish', 'sign', 'signing']);
+    expect(found.map(({ f, id }) => `${f} ${id}`).sort()).toEqual(['rebuild.yml attach', 'rebuild.yml sign', 'release.yml attest', 'release.yml publish', 'release.yml sign', 'release.yml signing']);
     for (const { f, id, job } of found) {
       for (const s of job.steps) {
         for (const line of (s.run ?? '').split('\n').filter((l) => /\bnpm (ci|install|i)\b/.test(l))) expect(line, `${f} ${id}`).toMatch(/--ignore-scripts/);
@@ -143,16 +144,21 @@ describe('GitHub workflows', () => {
       }
     }
     // attest and publish run none of the project's code: no Node, no npm.
-    for (const id of ['attest', 'publish']) {
-      expect(stepsUsing(id, 'actions/setup-node')).toEqual([]);
-      for (const s of steps(id)) expect(s.run ?? '', id).not.toMatch(/\b(npm|node|npx)\b/);
+    for (const [id, wf] of [['attest', release], ['publish', release], ['attach', load('rebuild.yml')]] as const) {
+      expect(stepsUsing(id, 'actions/setup-node', wf)).toEqual([]);
+      for (const s of steps(id, wf)) expect(s.run ?? '', id).not.toMatch(/\b(npm|node|npx)\b/);
     }
   });
 
-  it('keep the signing key in the environment `release`, read only by signing and sign', () => {
+  it('keep the signing key in the environment `release`, read only by signing and sign, and the rebuilder\'s in `rebuild`, read only by its sign', () => {
     for (const { f, id, job } of allJobs()) {
-      if (usesSecrets(job)) expect([f, id, job.environment]).toEqual(['release.yml', expect.stringMatching(/^sign(ing)?$/), 'release']);
+      if (usesSecrets(job)) {
+        expect([f, id, job.environment]).toEqual(f === 'rebuild.yml' ? ['rebuild.yml', 'sign', 'rebuild'] : ['release.yml', expect.stringMatching(/^sign(ing)?$/), 'release']);
+      }
     }
+    const rebuildSign = steps('sign', load('rebuild.yml')).filter((s) => JSON.stringify(s).includes('secrets.'));
+    expect(rebuildSign.map((s) => Object.keys(s.env ?? {}))).toEqual([['EDK2_MATRIX_REBUILDER_KEY']]);
+    expect(rebuildSign[0]!.run).toBe('npm run rebuild -- --sign rebuilt');
     // Only the steps that need it see the key.
     for (const id of ['signing', 'sign']) {
       const holding = steps(id).filter((s) => JSON.stringify(s).includes('secrets.'));
@@ -325,12 +331,41 @@ describe('GitHub workflows', () => {
       expect(existsSync(join(gh.releases, 'v2'))).toBe(false);
     });
 
+    it('downloads the newest published release (or a given tag) for rebuild.yml, and attaches attestations beside it', () => {
+      const gh = setup();
+      gh.run('publish', 'v1', gh.assets, 'release');
+      const to = join(gh.releases, '..', 'downloaded');
+      const r = gh.run('download', 'newest', to);
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toBe('tag=v1\n');
+      expect(readdirSync(to).sort()).toEqual(readdirSync(gh.assets).sort());
+      expect(gh.run('download', 'v9', join(to, 'x')).status).not.toBe(0);
+      const attestation = join(gh.releases, '..', 'attestation');
+      mkdirSync(attestation);
+      writeFileSync(join(attestation, 'rebuild-AB.intoto.json'), '{}');
+      expect(gh.run('attach', 'v1', attestation).status).toBe(0);
+      expect(gh.run('attach', 'v1', attestation).status).toBe(0);
+      expect(readdirSync(join(gh.releases, 'v1'))).toContain('rebuild-AB.intoto.json');
+    });
+
     it('tells whether a release exists, for the plan job', () => {
       const gh = setup();
       expect(gh.run('exists', 'v1').stdout).toBe('exists=false\n');
       gh.run('publish', 'v1', gh.assets, 'release');
       expect(gh.run('exists', 'v1').stdout).toBe('exists=true\n');
     });
+  });
+
+  it('rebuild.yml: rebuilds with no secret, signs its verdict even when it FAILED, attaches it, and fails the run on a difference', () => {
+    const wf = load('rebuild.yml');
+    const rebuild = wf.jobs.rebuild!;
+    expect(usesSecrets(rebuild)).toBe(false);
+    const step = rebuild.steps.find((x) => x.name === 'rebuild and compare')!;
+    expect(step.run).toMatch(/^npm run rebuild -- release /);
+    expect(step.if).toBeUndefined();
+    expect(condition(wf.jobs.sign!.if!)).toMatch(/always\(\) && needs\.rebuild\.outputs\.stated == 'true'/);
+    expect(condition(wf.jobs.attach!.if!)).toMatch(/always\(\) && needs\.sign\.result == 'success'/);
+    expect(steps('attach', wf).map((x) => x.run).filter(Boolean)).toEqual(['scripts/ci/github-release.sh attach "$TAG" attestation']);
   });
 
   it('run only npm scripts and scripts that exist in this repository', () => {
