@@ -1,10 +1,12 @@
 /**
- * The product's spine against a real Docker engine and real QEMU: `npm run matrix -- --verify
- * --verify-reproducible` builds one variant per architecture (X64 with secure boot and SMM,
- * AARCH64 also with secure boot and TPM 2.0, both with three key sets enrolled) from the real
- * edk2 source, twice each with identical bytes; a variant whose build fails does not stop or
- * lose the others, every published file verifies, every manifest argv boots to the UEFI Shell,
- * and a broken image fails verification with its serial log kept.
+ * The product's spine against a real Docker engine and real QEMU: `npm run matrix -- --verify`
+ * builds one variant per architecture (X64 with secure boot and SMM, AARCH64 also with secure
+ * boot and TPM 2.0, both with three key sets enrolled) from the real edk2 source; a variant
+ * whose build fails does not stop or lose the others, every published file verifies, every
+ * manifest argv boots to the UEFI Shell, and a broken image fails verification with its serial
+ * log kept. That two clean builds give the same bytes is proven where it costs one build, not
+ * five: the release rehearsal's rebuild.yml job rebuilds a released variant from nothing in a
+ * cache of its own and compares every file (docs/testing.md).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
@@ -40,8 +42,7 @@ async function npm(script: string, args: readonly string[]): Promise<Result> {
 let run: Result;
 beforeAll(async () => {
   // --no-cache: the variants are built here, also on a machine whose artifact cache holds them.
-  // --verify-reproducible: each variant is built twice from nothing and every file compared.
-  run = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--out', out, '--verify', '--verify-reproducible', '--no-cache']);
+  run = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--out', out, '--verify', '--no-cache']);
 }, 60 * 60_000);
 
 const manifestOf = (id: string) => JSON.parse(readFileSync(join(out, id, 'manifest.json'), 'utf8')) as Manifest;
@@ -53,10 +54,6 @@ describe('npm run matrix -- --verify against the real engine', () => {
     expect(run.stderr).toMatch(/x64-broken-debug\s+failed/);
     expect(run.stderr).toMatch(/5 booted, 0 failed/);
     expect(run.code).toBe(1);
-  });
-
-  it('builds every variant twice, enrolled stores included, with identical bytes', () => {
-    for (const id of BUILT) expect(run.stderr).toMatch(new RegExp(`${id}: reproducible \\(\\d+ files identical across two clean builds\\)`));
   });
 
   it('keeps the failed variant\'s log and reason, and publishes no directory for it', () => {
@@ -141,7 +138,7 @@ describe('npm run matrix -- --verify against the real engine', () => {
     const m = manifestOf('ia32-debug');
     const record = JSON.parse(readFileSync(join(out, 'ia32-debug', 'build-record.json'), 'utf8')) as BuildRecord;
     expect(record.image).toMatch(/^sha256:[0-9a-f]{64}$/);
-    expect(record.reproducible).toBe(true);
+    expect(record.reproducible).toBeUndefined();
     expect(JSON.stringify(m)).not.toContain(record.image);
     expect(m.builder.packages).toEqual(expect.arrayContaining([expect.stringMatching(/^nasm=/), expect.stringMatching(/^gcc-aarch64-linux-gnu=/)]));
     expect(m.source.digests.map((d) => d.name)).toContain('edk2_2025.02.orig.tar.xz');
