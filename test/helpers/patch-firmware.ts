@@ -1,15 +1,15 @@
 /**
  * A publisher gone bad, at the level of one module: a byte of the first module of the image's
  * last firmware volume (OVMF's SEC volume, stored uncompressed) is changed inside a release's
- * variant archive, and the archive's manifest and the release index are made to agree, as a
- * careful forger would. forge-release.ts then re-signs the release. Only a rebuild can tell.
+ * variant archive, and the archive's manifest, its SBOM and the release index are made to
+ * agree, as a careful forger would. forge-release.ts then re-signs the release. Only a rebuild can tell.
  */
 import { createReadStream, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { sha256Hex } from '../../pipeline/checksums.ts';
 import type { Manifest, ReleaseIndex } from '../../pipeline/domain.ts';
-import { INDEX_FILE, MANIFEST_FILE, archiveName } from '../../pipeline/layout.ts';
+import { INDEX_FILE, MANIFEST_FILE, archiveName, sbomName } from '../../pipeline/layout.ts';
 import { readVariantArchive, writeVariantArchive } from '../../pipeline/release/variant-archive.ts';
 
 /** Offset of a byte inside the first non-pad file of the image's last firmware volume. */
@@ -47,12 +47,18 @@ export async function replaceFirmwareModule(releaseDir: string, id: string, name
   await readVariantArchive(createReadStream(archive), id, 1 << 30, async (e) => {
     files.set(e.name, await buffer(e.body));
   });
+  const before = new Map([...files].map(([n, data]) => [n, sha256Hex(data)]));
   const image = Buffer.from(files.get(name)!);
   image[moduleByteOffset(image)]! ^= 0x5a;
   files.set(name, image);
   const manifest = JSON.parse(files.get(MANIFEST_FILE)!.toString('utf8')) as Manifest;
   const forged = { ...manifest, files: manifest.files.map((f) => (f.path === name ? { ...f, sha256: sha256Hex(image) } : f)) };
   files.set(MANIFEST_FILE, Buffer.from(`${JSON.stringify(forged, null, 2)}\n`));
+  // The SBOM names every file by its digest: the forger changes those too.
+  const sbomPath = join(releaseDir, sbomName(id));
+  let sbom = readFileSync(sbomPath, 'utf8');
+  for (const [n, old] of before) sbom = sbom.replaceAll(old, sha256Hex(files.get(n)!));
+  writeFileSync(sbomPath, sbom);
   const index = JSON.parse(readFileSync(join(releaseDir, INDEX_FILE), 'utf8')) as ReleaseIndex;
   await writeVariantArchive(archive, id, [...files].map(([n, data]) => ({ name: n, data })), index.release.sourceDateEpoch);
   const variants = index.variants.map((v) => (v.id !== id ? v : {
