@@ -204,6 +204,8 @@ export class DockerEngine implements Engine {
       await container.start();
       resize();
       const status = await container.wait();
+      // What the shell printed last may still be on its way.
+      await Promise.race([finished(stream).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
       if (signal.aborted) throw new CancelledError();
       return status.exitCode;
     } finally {
