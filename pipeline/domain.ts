@@ -311,6 +311,28 @@ export interface PreparedSource {
 
 // ─── build / export ────────────────────────────────────────────────────────────────────────
 
+/**
+ * A failed build's workspace, kept (`--keep-failed`) for `--shell`: an engine volume whose
+ * labels say what the build was (read back from them, so `--shell` needs nothing else).
+ */
+export interface KeptWorkspace {
+  /** Engine volume holding a copy of the build's /work as the build left it. */
+  readonly volume: string;
+  readonly variantId: string;
+  readonly runId: string;
+  /** The variant's content key. */
+  readonly key: string;
+  /** The builder image the build ran in: its engine id and its tag. */
+  readonly image: { readonly id: string; readonly tag: string };
+  /** The prepared source volume the build mounted read-only. */
+  readonly sourceVolume: string;
+  /** The compiler cache volume the build used, if any. */
+  readonly ccacheVolume: string | undefined;
+  /** The recipe's environment and edk2's `build` arguments, exactly as the build got them. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly args: readonly string[];
+}
+
 export interface ArtifactFile {
   /** Relative to the variant directory in a manifest, to the artifacts dir in the index. */
   readonly path: string;

@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly verifyReproducible: boolean;
   /** Hash every published file instead of trusting unchanged fingerprints. */
   readonly rehash?: boolean;
+  /** Keep the workspace of a variant whose build fails, for `--shell` (until `--clean`). */
+  readonly keepFailed?: boolean;
   /** Where the run records what it did when (the caller draws it); a fresh one when not given. */
   readonly timeline?: Timeline;
 }
@@ -129,7 +131,7 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       };
       const ctx = {
         scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir,
-        cache, index, verifyReproducible: opts.verifyReproducible, reporter, timeline,
+        cache, index, verifyReproducible: opts.verifyReproducible, keepFailed: opts.keepFailed, reporter, timeline,
       };
       const buildStart = performance.now();
       built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s));

@@ -28,7 +28,15 @@ export const MATRIX_OPTIONS = {
     type: 'string', arg: 'DIR',
     help: 'downloads, artifact cache, build logs; its own source and compiler cache\nvolumes (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)',
   },
-  clean: { type: 'flag', help: 'remove containers and volumes left by runs that died, and exit' },
+  'keep-failed': {
+    type: 'flag',
+    help: 'keep the workspace of a variant whose build fails (one per variant, until\n--clean), to step into with --shell',
+  },
+  shell: {
+    type: 'string', arg: 'ID',
+    help: 'open a shell in the kept workspace of variant ID (needs a terminal): the\nbuild\'s image and mounts, edksetup.sh sourced; prints the build command',
+  },
+  clean: { type: 'flag', help: 'remove containers and volumes left by runs that died, and every kept\nworkspace, and exit' },
   'builder-only': {
     type: 'flag',
     help: 'make sure the builder image exists (checking packages.lock against the\narchive first), print what it is, and exit',

@@ -13,12 +13,15 @@ export interface CommandContext {
   readonly stdout?: NodeJS.WriteStream;
   /** Progress, warnings, summaries. */
   readonly stderr?: NodeJS.WriteStream;
+  /** What the user types (`--shell`). */
+  readonly stdin?: NodeJS.ReadStream;
 }
 
 export interface CommandIo {
   readonly engine: () => Engine;
   readonly stdout: NodeJS.WriteStream;
   readonly stderr: NodeJS.WriteStream;
+  readonly stdin: NodeJS.ReadStream;
 }
 
 export function commandIo(ctx: CommandContext = {}): CommandIo {
@@ -27,6 +30,7 @@ export function commandIo(ctx: CommandContext = {}): CommandIo {
     engine: () => (engine ??= ctx.engine ?? new DockerEngine()),
     stdout: ctx.stdout ?? process.stdout,
     stderr: ctx.stderr ?? process.stderr,
+    stdin: ctx.stdin ?? process.stdin,
   };
 }
 

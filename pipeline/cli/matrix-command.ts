@@ -11,6 +11,8 @@ import { loadConfig } from '../config/load.ts';
 import { selectVariants } from '../config/select.ts';
 import type { BuildPlan, Variant } from '../domain.ts';
 import { cleanLeftovers } from '../engine/leftovers.ts';
+import { removeKeptWorkspaces } from '../edk2-build/kept-workspace.ts';
+import { openKeptShell } from './kept-shell-command.ts';
 import { pruneCaches } from './prune-cache.ts';
 import { commandIo, type CommandContext } from './command-context.ts';
 import { schedule } from '../queue/schedule.ts';
@@ -54,19 +56,22 @@ export function dryRunText(plans: readonly BuildPlan[]): string {
 
 export async function matrixCommand(argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {
   const opts: CliOptions = parseCli(argv);
-  const { stdout, stderr, engine: engineOf } = commandIo(ctx);
+  const io = commandIo(ctx);
+  const { stdout, stderr, engine: engineOf } = io;
   if (opts.help) {
     stdout.write(HELP);
     return 0;
   }
+  if (opts.shell !== undefined) return openKeptShell(opts.shell, io, signal);
   if (opts.clean) {
     const engine = engineOf();
     await engine.ping();
     const r = await cleanLeftovers(engine);
+    const kept = await removeKeptWorkspaces(engine);
     stdout.write(`removed ${r.containers} container(s) and ${r.volumes} volume(s) left by earlier runs` +
-      `${r.spared ? `; spared ${r.spared} of a run still going` : ''}\n`);
-    for (const p of r.problems) stderr.write(`edk2-matrix: could not remove ${p}\n`);
-    return r.problems.length ? 1 : 0;
+      `${r.spared ? `; spared ${r.spared} of a run still going` : ''}, and ${kept.removed} kept workspace(s)\n`);
+    for (const p of [...r.problems, ...kept.problems]) stderr.write(`edk2-matrix: could not remove ${p}\n`);
+    return r.problems.length || kept.problems.length ? 1 : 0;
   }
   const loaded = loadConfig(opts.config);
   const config = opts.snapshot ? { ...loaded, builder: { ...loaded.builder, snapshot: opts.snapshot } } : loaded;
@@ -108,7 +113,7 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   await checkOutDir(outDir);
   const result = await runMatrix(engine, {
     config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeout,
-    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible, rehash: opts.rehash,
+    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible, rehash: opts.rehash, keepFailed: opts.keepFailed,
   }, reporter, signal);
   reporter.summary(result, outDir);
   const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);

@@ -2,13 +2,15 @@
  * One variant = one container: source read-only, a private work volume, no network, no
  * capabilities, read-only root, memory and pids limits, the shared compiler cache if any.
  * Output streams to the variant's log file; CPU use is sampled for the summary. The container
- * and its volume are removed afterwards, whatever happened.
+ * and its volume are removed afterwards, whatever happened (with `--keep-failed`, a failed
+ * build's workspace is first copied into a kept volume: kept-workspace.ts).
  */
 import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
 import { followOutputToFile, type FollowedOutput } from '../engine/output-log.ts';
 import { LABEL_VARIANT, type RunScope } from '../engine/run-scope.ts';
-import { BuildError, CancelledError, type BuildFailure } from '../errors.ts';
+import { BuildError, CancelledError, describeError, type BuildFailure } from '../errors.ts';
+import { keepWorkspace, shellCommand } from './kept-workspace.ts';
 import { SOURCE_MOUNT } from '../source/prepare.ts';
 import { BUILD_WRAPPER, buildArguments, WORKSPACE } from '../plan/build-command.ts';
 
@@ -29,6 +31,8 @@ export interface BuildJob {
   readonly ccacheVolume: string | undefined;
   readonly logPath: string;
   readonly onLine: (line: string) => void;
+  /** `--keep-failed`: when edk2's build fails, keep a copy of its workspace for `--shell`. */
+  readonly keepFailed?: boolean;
 }
 
 /** What `use` gets: the stopped container and its work volume. */
@@ -65,6 +69,30 @@ function failure(status: { exitCode: number; oomKilled: boolean }, stopReason: s
   if (status.oomKilled) return ['out-of-memory', `out of memory (limit ${(limits.memoryBytes / 2 ** 30).toFixed(2)} GiB; --memory)`];
   if (status.exitCode === 137) return ['killed', 'killed (SIGKILL) while building'];
   return ['exit-status', `edk2 build exited with status ${status.exitCode}`];
+}
+
+/**
+ * Keeps the failed build's workspace; says so (and how to enter it), or why it could not, in
+ * words the failure's reason ends with. An interrupt while copying is the run's interrupt.
+ */
+async function keepFailed(scope: RunScope, job: BuildJob, workVolume: string, signal: AbortSignal): Promise<string> {
+  const { plan } = job;
+  try {
+    const { problems } = await keepWorkspace(scope, workVolume, {
+      variantId: plan.variant.id,
+      key: plan.key,
+      image: { id: job.image.id, tag: job.image.tag },
+      sourceVolume: job.source.volume,
+      ccacheVolume: job.ccacheVolume,
+      env: plan.recipe.build.env,
+      args: buildArguments(plan),
+    }, signal);
+    const earlier = problems.length ? `; an earlier kept workspace could not be removed (${problems.join('; ')})` : '';
+    return `; workspace kept, enter it with \`${shellCommand(plan.variant.id)}\`${earlier}`;
+  } catch (err) {
+    if (signal.aborted) throw new CancelledError();
+    return `; its workspace could not be kept: ${describeError(err)}`;
+  }
 }
 
 /**
@@ -138,7 +166,8 @@ export async function withBuild<T>(
     if (writeError) throw new BuildError(variant.id, 'log-write', `cannot write its log: ${writeError.message}`, status.exitCode, undefined, [...lastLines]);
     if (status.exitCode !== 0 || stopReason) {
       const [kind, reason] = failure(status, stopReason, limits);
-      throw new BuildError(variant.id, kind, reason, status.exitCode, job.logPath, [...lastLines]);
+      const kept = job.keepFailed ? await keepFailed(scope, job, workVolume, signal) : '';
+      throw new BuildError(variant.id, kind, `${reason}${kept}`, status.exitCode, job.logPath, [...lastLines]);
     }
     return { result: await use({ container, workVolume }), cpuNanos };
   } finally {

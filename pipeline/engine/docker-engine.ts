@@ -15,6 +15,7 @@ import type {
   ImageBuild,
   LabelledResources,
   PullAttempt,
+  Terminal,
 } from './engine.ts';
 
 interface HttpError {
@@ -162,29 +163,56 @@ export class DockerEngine implements Engine {
   }
 
   async createContainer(spec: ContainerSpec): Promise<Container> {
-    const options: Docker.ContainerCreateOptions = {
-      Image: spec.image,
-      Cmd: [...spec.cmd],
-      Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
-      Labels: { ...spec.labels },
-      AttachStdout: false,
-      AttachStderr: false,
-      Tty: false,
-      ...(spec.watchdog ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
-      HostConfig: {
-        Mounts: (spec.mounts ?? []).map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
-        Tmpfs: { ...spec.tmpfs },
-        NetworkMode: spec.network,
-        ...(spec.hardened ? { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } : {}),
-        ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
-        ...(spec.pidsLimit ? { PidsLimit: spec.pidsLimit } : {}),
-        ...(spec.watchdog ? { Init: true } : {}),
-      },
-    };
-    if (spec.user) options.User = spec.user;
-    if (spec.workingDir) options.WorkingDir = spec.workingDir;
-    const c = await door(`creating a container from ${spec.image}`, () => this.#docker.createContainer(options));
+    const c = await door(`creating a container from ${spec.image}`, () => this.#docker.createContainer(containerOptions(spec)));
     return new DockerContainer(this.#docker, c!);
+  }
+
+  async runInTerminal(spec: ContainerSpec, terminal: Terminal, signal: AbortSignal): Promise<number> {
+    if (signal.aborted) throw new CancelledError();
+    const c = (await door(`creating a container from ${spec.image}`, () => this.#docker.createContainer({
+      ...containerOptions(spec),
+      Tty: true, OpenStdin: true, StdinOnce: true, AttachStdin: true, AttachStdout: true, AttachStderr: true,
+    })))!;
+    const container = new DockerContainer(this.#docker, c);
+    const { input, output } = terminal;
+    const onAbort = () => void container.kill().catch(() => {});
+    let restore = () => {};
+    try {
+      const stream = (await door(container.what('attaching to'), () =>
+        c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+      )) as unknown as NodeJS.ReadWriteStream & { destroy(): void };
+      // With a terminal, the output comes as one raw stream (no multiplexing).
+      stream.on('error', () => {});
+      stream.pipe(output, { end: false });
+      const forward = (chunk: Buffer) => void stream.write(chunk);
+      const resize = () => void c.resize({ h: output.rows, w: output.columns }).catch(() => {});
+      const wasRaw = input.isRaw;
+      // Raw: every key (Ctrl-C, Ctrl-D, arrows) goes to the shell in the container, not to this process.
+      input.setRawMode?.(true);
+      input.on('data', forward);
+      input.resume();
+      output.on('resize', resize);
+      restore = () => {
+        output.off('resize', resize);
+        input.off('data', forward);
+        input.setRawMode?.(wasRaw ?? false);
+        input.pause();
+        stream.unpipe(output);
+        stream.destroy();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      await container.start();
+      resize();
+      const status = await container.wait();
+      // What the shell printed last may still be on its way.
+      await Promise.race([finished(stream).catch(() => {}), new Promise((r) => setTimeout(r, 500))]);
+      if (signal.aborted) throw new CancelledError();
+      return status.exitCode;
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      restore();
+      await container.remove().catch(() => {});
+    }
   }
 
   async findLabelled(labels: Readonly<Record<string, string>>): Promise<LabelledResources> {
@@ -208,6 +236,32 @@ export class DockerEngine implements Engine {
   }
 }
 
+/** The engine's creation options for `spec`: a container without a terminal. */
+function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
+  const options: Docker.ContainerCreateOptions = {
+    Image: spec.image,
+    Cmd: [...spec.cmd],
+    Env: Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    Labels: { ...spec.labels },
+    AttachStdout: false,
+    AttachStderr: false,
+    Tty: false,
+    ...(spec.watchdog ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
+    HostConfig: {
+      Mounts: (spec.mounts ?? []).map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+      Tmpfs: { ...spec.tmpfs },
+      NetworkMode: spec.network,
+      ...(spec.hardened ? { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } : {}),
+      ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
+      ...(spec.pidsLimit ? { PidsLimit: spec.pidsLimit } : {}),
+      ...(spec.watchdog ? { Init: true } : {}),
+    },
+  };
+  if (spec.user) options.User = spec.user;
+  if (spec.workingDir) options.WorkingDir = spec.workingDir;
+  return options;
+}
+
 class DockerContainer implements Container {
   constructor(
     readonly docker: Docker,
@@ -218,16 +272,16 @@ class DockerContainer implements Container {
     return this.c.id;
   }
 
-  #what(action: string): string {
+  what(action: string): string {
     return `${action} container ${this.c.id.slice(0, 12)}`;
   }
 
   async start(): Promise<void> {
-    await door(this.#what('starting'), () => this.c.start(), [304]);
+    await door(this.what('starting'), () => this.c.start(), [304]);
   }
 
   async holdStdin(): Promise<() => void> {
-    const stream = (await door(this.#what('attaching to the stdin of'), () =>
+    const stream = (await door(this.what('attaching to the stdin of'), () =>
       this.c.attach({ stream: true, stdin: true, stdout: false, stderr: false, hijack: true }),
     )) as unknown as NodeJS.ReadWriteStream & { destroy(): void; on(e: 'error', f: () => void): unknown };
     // Nothing is ever written: the open connection is the signal. When this process dies the
@@ -237,7 +291,7 @@ class DockerContainer implements Container {
   }
 
   async streamOutput(sink: Writable): Promise<void> {
-    const stream = (await door(this.#what('following the output of'), () =>
+    const stream = (await door(this.what('following the output of'), () =>
       this.c.logs({ follow: true, stdout: true, stderr: true }),
     )) as unknown as Readable;
     const through = new PassThrough();
@@ -255,13 +309,13 @@ class DockerContainer implements Container {
   }
 
   async wait(): Promise<ExitStatus> {
-    const result = (await door(this.#what('waiting for'), () => this.c.wait())) as { StatusCode: number };
-    const info = await door(this.#what('inspecting'), () => this.c.inspect(), [404]);
+    const result = (await door(this.what('waiting for'), () => this.c.wait())) as { StatusCode: number };
+    const info = await door(this.what('inspecting'), () => this.c.inspect(), [404]);
     return { exitCode: result.StatusCode, oomKilled: info?.State?.OOMKilled ?? false };
   }
 
   async cpuNanos(): Promise<number | undefined> {
-    const stats = (await door(this.#what('reading statistics of'), () =>
+    const stats = (await door(this.what('reading statistics of'), () =>
       this.c.stats({ stream: false, 'one-shot': true } as { stream: false }), [404, 409])) as
       { cpu_stats?: { cpu_usage?: { total_usage?: number } } } | undefined;
     const ns = stats?.cpu_stats?.cpu_usage?.total_usage;
@@ -269,20 +323,20 @@ class DockerContainer implements Container {
   }
 
   async getArchive(path: string): Promise<Readable | undefined> {
-    const stream = await door(`${this.#what('copying')} ${path} out of`, () => this.c.getArchive({ path }), [404]);
+    const stream = await door(`${this.what('copying')} ${path} out of`, () => this.c.getArchive({ path }), [404]);
     return stream as unknown as Readable | undefined;
   }
 
   async putArchive(path: string, tar: Readable): Promise<void> {
-    await door(`${this.#what('copying')} files to ${path} in`, () => this.c.putArchive(tar as unknown as NodeJS.ReadableStream, { path }));
+    await door(`${this.what('copying')} files to ${path} in`, () => this.c.putArchive(tar as unknown as NodeJS.ReadableStream, { path }));
   }
 
   async kill(): Promise<void> {
-    await door(this.#what('killing'), () => this.c.kill(), [304, 404, 409]);
+    await door(this.what('killing'), () => this.c.kill(), [304, 404, 409]);
   }
 
   async remove(): Promise<void> {
-    await door(this.#what('removing'), () => this.c.remove({ force: true, v: true }), [404, 409]);
+    await door(this.what('removing'), () => this.c.remove({ force: true, v: true }), [404, 409]);
   }
 }
 

@@ -89,6 +89,12 @@ export interface EngineInfo {
   readonly apiVersion: string;
 }
 
+/** The terminal a container is connected to (`runInTerminal`): this process's, normally. */
+export interface Terminal {
+  readonly input: NodeJS.ReadStream;
+  readonly output: NodeJS.WriteStream;
+}
+
 export interface Engine {
   /** Throws EngineError with a hint on how to start an engine when none answers. */
   ping(): Promise<EngineInfo>;
@@ -106,6 +112,12 @@ export interface Engine {
   createVolume(name: string, labels: Readonly<Record<string, string>>): Promise<void>;
   removeVolume(name: string): Promise<void>;
   createContainer(spec: ContainerSpec): Promise<Container>;
+  /**
+   * Runs `spec` with a pseudo-terminal connected to `terminal` (raw mode, its size followed)
+   * until its process ends; then, or on `signal`, restores the terminal and removes the
+   * container. Returns its exit code.
+   */
+  runInTerminal(spec: ContainerSpec, terminal: Terminal, signal: AbortSignal): Promise<number>;
   /** Containers and volumes whose labels include every given `key=value`. */
   findLabelled(labels: Readonly<Record<string, string>>): Promise<LabelledResources>;
   removeContainerById(id: string): Promise<void>;

@@ -31,6 +31,8 @@ export interface JobContext {
   /** Rewrites index.json and SHA256SUMS after each publication. */
   readonly index: IndexWriter;
   readonly verifyReproducible: boolean;
+  /** Keep a failed build's workspace for `--shell`. */
+  readonly keepFailed?: boolean;
   readonly reporter: Reporter;
   readonly timeline: Timeline;
 }
@@ -51,7 +53,7 @@ async function buildOnce(plan: BuildPlan, ctx: JobContext, signal: AbortSignal, 
   ctx.timeline.enter(row, 'setup');
   try {
     const { result, cpuNanos } = await withBuild(ctx.scope, {
-      plan, image: ctx.image, source: ctx.source, limits: ctx.limits, ccacheVolume, logPath,
+      plan, image: ctx.image, source: ctx.source, limits: ctx.limits, ccacheVolume, logPath, keepFailed: ctx.keepFailed,
       onLine: (l) => {
         ctx.reporter.line(plan.variant.id, l);
         const phase = phaseOfLine(l);

@@ -6,7 +6,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { pack } from 'tar-stream';
-import type { Container, ContainerSpec, Engine, EngineInfo, ExitStatus, ImageBuild, LabelledResources, PullAttempt } from '../../pipeline/engine/engine.ts';
+import type { Container, ContainerSpec, Engine, EngineInfo, ExitStatus, ImageBuild, LabelledResources, PullAttempt, Terminal } from '../../pipeline/engine/engine.ts';
 import { EngineLostError } from '../../pipeline/errors.ts';
 
 export interface Behaviour {
@@ -119,6 +119,7 @@ export class FakeEngine implements Engine {
 
   async imageId(ref: string): Promise<string | undefined> {
     this.check(`inspecting ${ref}`);
+    if ([...this.images.values()].includes(ref)) return ref;
     return this.images.get(ref) ?? (ref.startsWith('edk2-matrix/builder:') ? this.#add(ref) : undefined);
   }
 
@@ -165,6 +166,17 @@ export class FakeEngine implements Engine {
     // What the prepare step writes, the ready-marker probe reads back.
     if (spec.cmd[0] === 'edk2-prepare-source') this.readyKeys.set(spec.mounts![0]!.volume, spec.cmd[2]!);
     return c;
+  }
+
+  /** Containers run with a terminal (`runInTerminal`), as they were asked for; each is gone once it ended. */
+  readonly terminalRuns: ContainerSpec[] = [];
+
+  async runInTerminal(spec: ContainerSpec, terminal: Terminal): Promise<number> {
+    this.check('creating a container');
+    this.terminalRuns.push(spec);
+    const behaviour = this.behave(spec);
+    for (const line of behaviour.output ?? []) terminal.output.write(`${line}\n`);
+    return behaviour.exitCode ?? 0;
   }
 
   async findLabelled(labels: Readonly<Record<string, string>>): Promise<LabelledResources> {

@@ -8,7 +8,7 @@
  * five: the release rehearsal's rebuild.yml job rebuilds a released variant from nothing in a
  * cache of its own and compares every file (docs/testing.md).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, type ExecFileException } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +42,8 @@ async function npm(script: string, args: readonly string[]): Promise<Result> {
 let run: Result;
 beforeAll(async () => {
   // --no-cache: the variants are built here, also on a machine whose artifact cache holds them.
-  run = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--out', out, '--verify', '--no-cache']);
+  // --keep-failed: x64-broken-debug's workspace is kept for the --shell tests below.
+  run = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--out', out, '--verify', '--no-cache', '--keep-failed']);
 }, 60 * 60_000);
 
 const manifestOf = (id: string) => JSON.parse(readFileSync(join(out, id, 'manifest.json'), 'utf8')) as Manifest;
@@ -156,4 +157,49 @@ describe('npm run matrix -- --verify against the real engine', () => {
     expect(record.ok).toBe(false);
     expect(existsSync(join(broken, 'x64-secureboot-smm-debug', 'boot-serial.log'))).toBe(true);
   }, 180_000);
+});
+
+/** Runs `command` in a pseudo-terminal (util-linux `script`), typing `input` into it. */
+function inTerminal(command: string, input: string): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = execFile('script', ['-qec', command, '/dev/null'], { cwd: REPO, timeout: 120_000, env: { ...process.env, GITHUB_ACTIONS: '' } },
+      (err: ExecFileException | null, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+    child.stdin!.end(input);
+  });
+}
+
+const keptVolumes = (variant: string) => execFileSync('docker', ['volume', 'ls', '-q', '--filter', 'label=edk2-matrix.kept=1',
+  '--filter', `label=edk2-matrix.variant=${variant}`]).toString().split('\n').filter(Boolean);
+
+describe('the failed variant\'s workspace, kept with --keep-failed', () => {
+  it('is kept in one volume labelled with its build command, and the failure says how to enter it', () => {
+    expect(run.stderr).toContain('workspace kept, enter it with `npm run matrix -- --shell x64-broken-debug`');
+    const volumes = keptVolumes('x64-broken-debug');
+    expect(volumes).toHaveLength(1);
+    const labels = JSON.parse(execFileSync('docker', ['volume', 'inspect', '--format', '{{json .Labels}}', volumes[0]!]).toString()) as Record<string, string>;
+    expect(labels['edk2-matrix.role']).toBe('kept');
+    expect(labels['edk2-matrix.command']).toContain('PcdEdk2MatrixDoesNotExist=1');
+  });
+
+  it('refuses --shell in one line without a terminal', async () => {
+    const r = await npm('matrix', ['--shell', 'x64-broken-debug']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('edk2-matrix: --shell needs a terminal\n');
+  });
+
+  it('opens a shell in it with a terminal: the build command first, edksetup.sh sourced, in /work', async () => {
+    const r = await inTerminal('npm run -s matrix -- --shell x64-broken-debug',
+      'echo SHELL_OK $PWD; build --help >/dev/null && echo BUILD_OK; exit\n');
+    expect(r.stdout).toMatch(/^ {2}SOURCE_DATE_EPOCH=\d+ .*build -a X64 -t GCC5 -b DEBUG -p OvmfPkg\/OvmfPkgX64\.dsc .*PcdEdk2MatrixDoesNotExist=1 -n \d+\r?$/m);
+    expect(r.stdout).toMatch(/^SHELL_OK \/work\r?$/m);
+    expect(r.stdout).toMatch(/^BUILD_OK\r?$/m);
+    expect(r.code).toBe(0);
+    expect(execFileSync('docker', ['ps', '-aq', '--filter', 'label=edk2-matrix.role=shell']).toString().trim()).toBe('');
+  }, 120_000);
+
+  it('is removed by --clean, which says so', async () => {
+    const r = await npm('matrix', ['--clean']);
+    expect(r.stdout).toMatch(/, and [1-9]\d* kept workspace\(s\)\n$/);
+    expect(keptVolumes('x64-broken-debug')).toEqual([]);
+  }, 60_000);
 });
