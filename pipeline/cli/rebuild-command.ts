@@ -30,6 +30,7 @@ export const REBUILD_OPTIONS = {
   },
   out: { type: 'string', arg: 'DIR', help: 'a new directory for the inputs, the rebuilt artifacts and assets and\nthe attestation (default: rebuild-<tag>)' },
   key: { type: 'string', arg: 'FILE', help: `the rebuilder's secret key (release keygen makes one) to sign the\nattestation (default: $${REBUILDER_KEY_ENV}; none: no attestation)` },
+  'resource-uri': { type: 'string', arg: 'URI', help: 'the release, as the attestation names it (default: the location given;\nCI passes the release page when it rebuilt a downloaded copy)' },
   'verifier-id': { type: 'string', arg: 'URI', help: 'who rebuilt, as the attestation names it\n(default: urn:edk2-matrix:rebuilder:<key id>)' },
   'cache-dir': {
     type: 'string', arg: 'DIR',
@@ -42,10 +43,6 @@ export const REBUILD_OPTIONS = {
   'compare-with': {
     type: 'string', arg: 'DIR',
     help: 'compare with the artifacts of an earlier rebuild of the same inputs (its --out)\ninstead of building again: a re-uploaded or mirrored copy of a release',
-  },
-  snapshot: {
-    type: 'string', arg: 'STAMP', pattern: { re: /^\d{8}T\d{6}Z$/, what: 'a snapshot timestamp', example: '20251120T000000Z' },
-    help: 'install the builder from this dated archive snapshot (when the release\'s\nlocked package versions are gone from the archive; see docs/releases.md)',
   },
   jobs: { type: 'count', arg: 'N', help: 'variants built at once (default: from cores and memory)' },
   threads: { type: 'count', arg: 'N', help: 'edk2 build threads (-n) per variant (default: cores / jobs)' },
@@ -77,6 +74,7 @@ function usage(message: string): UsageError {
 
 async function rebuilderKey(file: string | undefined): Promise<SecretKey | undefined> {
   const text = file ? await readFile(file, 'utf8').catch(() => { throw usage(`--key ${file}: cannot read it`); }) : process.env[REBUILDER_KEY_ENV];
+  if (file && !text?.trim()) throw usage(`--key ${file}: the file is empty`);
   if (!text?.trim()) return undefined;
   try {
     return parseSecretKey(text, process.env[KEY_PASSWORD_ENV]);
@@ -109,7 +107,7 @@ export async function rebuildCommand(argv: readonly string[], signal: AbortSigna
   const plan = (variants: number) => schedule({ cores: availableParallelism(), memoryBytes: totalmem(), variants, jobs: v.jobs, threads: v.threads, buildMemoryBytes: undefined });
   const report = await rebuildRelease(engine(), {
     reader, trust, only: v.only, out: v.out,
-    cacheDir: v.cacheDir, key, verifierId: v.verifierId, compareWith: v.compareWith, snapshot: v.snapshot, downloadsFrom: resolve(defaultCacheDir()), schedule: plan, timeoutMs: v.timeout,
+    cacheDir: v.cacheDir, key, verifierId: v.verifierId, resourceUri: v.resourceUri, compareWith: v.compareWith, downloadsFrom: resolve(defaultCacheDir()), schedule: plan, timeoutMs: v.timeout,
   }, reporter, signal);
   stdout.write(rebuildTable(report));
   if (!key) stderr.write(`no --key (nor $${REBUILDER_KEY_ENV}): the verdict is in ${join(report.out, 'statement.json')}, unsigned (sign it with --sign)\n`);

@@ -56,7 +56,8 @@ export const archiveSource = z.strictObject({
 });
 
 export const gitSource = z.strictObject({
-  url: text('a git URL'),
+  // Never an option: git reads an argument starting with - as one (e.g. --upload-pack=...).
+  url: text('a git URL').regex(/^[^-\s][^\s]*$/, 'a git URL (not starting with - and without blanks)'),
   commit: z.string({ error: 'expected a full 40-hex commit id' }).regex(COMMIT, 'expected a full 40-hex commit id (a branch or tag is not pinned)'),
   submodules: z.boolean({ error: 'expected true or false' }).default(true),
 });
@@ -70,8 +71,9 @@ export const sourceSchema = z.strictObject({
 
 export const builderSchema = z.strictObject({
   dockerfile: text('a directory holding a Dockerfile, relative to this file'),
-  base: text('a base image reference').default('debian:trixie'),
-  suite: text('a Debian suite').default('trixie'),
+  base: text('a base image reference').regex(/^[a-z0-9][a-z0-9._/:@-]*$/, 'a base image reference such as debian:trixie').default('debian:trixie'),
+  // Passed to mmdebstrap as an argument: a suite name, never an option.
+  suite: text('a Debian suite').regex(/^[a-z][a-z0-9.-]*$/, 'a Debian suite name such as trixie').default('trixie'),
   mirror: z.url({ error: 'expected a mirror URL' }).optional(),
   network: text('a Docker network mode (host, bridge, ...)').default('host'),
   snapshot: z.string({ error: 'expected a timestamp like 20251120T000000Z' })

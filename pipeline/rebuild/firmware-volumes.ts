@@ -70,6 +70,8 @@ const LZMA_F86_GUID = 'd42ae6bd-1352-4bfb-909a-ca72a6eae889';
 const MAX_DEPTH = 16;
 /** No edk2 image decompresses to more than this; a larger claim is a decompression bomb. */
 const MAX_DECOMPRESSED = 256 * 1024 * 1024;
+/** All LZMA data of one image together: nested sections cannot multiply the cap above. */
+const MAX_IMAGE_DECOMPRESSED = 512 * 1024 * 1024;
 
 /** Bytes being read, and how to name an offset in them in an error. */
 interface Bytes {
@@ -86,6 +88,8 @@ interface ImageContents {
 /** A module's digest and name while its sections are read, and the volumes nested in it. */
 interface FileContents {
   readonly hash: Hash;
+  /** What is left of the image's decompression budget (shared by every file of the image). */
+  readonly budget: { left: number };
   name: string | undefined;
   readonly volumes: { readonly bytes: Bytes; readonly start: number; readonly end: number }[];
 }
@@ -93,13 +97,14 @@ interface FileContents {
 /** Walk state of one image. */
 interface Walk {
   readonly modules: FirmwareModule[];
+  readonly budget: { left: number };
   readonly paths: Set<string>;
   /** Top-level [start, end) ranges that modules, pad files and free space account for, in order. */
   readonly covered: [number, number][];
 }
 
 async function readImage(image: Buffer): Promise<ImageContents> {
-  const walk: Walk = { modules: [], paths: new Set(), covered: [] };
+  const walk: Walk = { modules: [], paths: new Set(), covered: [], budget: { left: MAX_IMAGE_DECOMPRESSED } };
   const bytes: Bytes = { buf: image, where: (o) => `offset 0x${hex(o)}` };
   let at = image.indexOf('_FVH', FV_SIGNATURE_AT);
   while (at !== -1) {
@@ -193,7 +198,7 @@ function hasSections(type: number): boolean {
 async function readFile(bytes: Bytes, at: number, headerSize: number, size: number, parent: string, walk: Walk, depth: number): Promise<void> {
   const fileGuid = guid(bytes.buf, at);
   const type = bytes.buf[at + 18]!;
-  const contents: FileContents = { hash: createHash('sha256'), name: undefined, volumes: [] };
+  const contents: FileContents = { hash: createHash('sha256'), budget: walk.budget, name: undefined, volumes: [] };
   if (hasSections(type)) await readSections(bytes, at + headerSize, at + size, contents, depth);
   else contents.hash.update(bytes.buf.subarray(at + headerSize, at + size));
   const path = unique(walk.paths, `${parent}${fileGuid}`);
@@ -255,7 +260,7 @@ async function readGuided(bytes: Bytes, at: number, header: number, stop: number
   const data = buf.subarray(at + dataOffset, stop);
   marker(file.hash, SECTION_GUID_DEFINED, definition);
   if (definition === LZMA_GUID || definition === LZMA_F86_GUID) {
-    const unpacked = await decompressLzmaAlone(data, where(at + dataOffset));
+    const unpacked = await decompressLzmaAlone(data, where(at + dataOffset), file.budget);
     if (definition === LZMA_F86_GUID) x86Decode(unpacked);
     const inner: Bytes = { buf: unpacked, where: (o) => `offset 0x${hex(o)} of the LZMA data at ${where(at + dataOffset)}` };
     await readSections(inner, 0, unpacked.length, file, depth + 1);
@@ -267,25 +272,28 @@ async function readGuided(bytes: Bytes, at: number, header: number, stop: number
 }
 
 /** edk2's LZMA sections are "LZMA alone": 5 bytes of properties, the 8-byte size, the stream. */
-async function decompressLzmaAlone(data: Buffer, where: string): Promise<Buffer> {
+async function decompressLzmaAlone(data: Buffer, where: string, budget: { left: number }): Promise<Buffer> {
   if (data.length < 13) throw new FirmwareFormatError(where, 'LZMA data shorter than its 13-byte header');
+  const limit = Math.min(MAX_DECOMPRESSED, budget.left);
   const declared = data.readBigUInt64LE(5);
-  if (declared !== 0xffffffffffffffffn && declared > BigInt(MAX_DECOMPRESSED)) {
+  if (declared !== 0xffffffffffffffffn && declared > BigInt(limit)) {
     throw new FirmwareFormatError(where, `LZMA data claims 0x${declared.toString(16)} bytes uncompressed, more than any firmware image holds`);
   }
   const decoder = lzma.createStream('aloneDecoder', { memlimit: MAX_DECOMPRESSED, bufsize: 1 << 20 });
-  return new Promise<Buffer>((resolve, reject) => {
+  const unpacked = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let total = 0;
     decoder.on('data', (chunk: Buffer) => {
       total += chunk.length;
-      if (total > MAX_DECOMPRESSED) decoder.destroy(new Error(`more than 0x${hex(MAX_DECOMPRESSED)} bytes`));
+      if (total > limit) decoder.destroy(new Error(`more than 0x${hex(limit)} bytes`));
       else chunks.push(chunk);
     });
     decoder.on('error', (err: Error) => reject(new FirmwareFormatError(where, `LZMA data does not decompress: ${err.message}`)));
     decoder.on('end', () => resolve(Buffer.concat(chunks, total)));
     decoder.end(data);
   });
+  budget.left -= unpacked.length;
+  return unpacked;
 }
 
 /**
@@ -357,7 +365,8 @@ function marker(hash: Hash, type: number, what: string): void {
 function ucs2(buf: Buffer, start: number, end: number): string {
   let stop = start;
   while (stop + 1 < end && buf.readUInt16LE(stop) !== 0) stop += 2;
-  return buf.toString('utf16le', start, stop);
+  // The image's own text, shown on terminals and signed: no control characters (escape sequences).
+  return [...buf.toString('utf16le', start, stop)].map((c) => (c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) < 0xa0) ? '?' : c)).join('');
 }
 
 function isErased(buf: Buffer, start: number, end: number, erased: number): boolean {

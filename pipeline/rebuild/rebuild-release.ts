@@ -19,10 +19,11 @@ import { INDEX_FILE, TEMP_PREFIX } from '../layout.ts';
 import type { Schedule } from '../queue/schedule.ts';
 import { readShard, writeVariantAssets } from '../release/assemble.ts';
 import type { SecretKey } from '../release/minisign.ts';
-import { defaultVerifierId, rebuildAttestationName, rebuildStatement, signRebuildAttestation, type RebuildDifference } from '../release/rebuild-attestation.ts';
+import { defaultVerifierId, rebuildAttestationName, rebuildStatement, VSA_PREDICATE_TYPE, signRebuildAttestation, type RebuildDifference } from '../release/rebuild-attestation.ts';
 import { planInputs } from '../release/release-inputs.ts';
 import type { ReleaseReader } from '../release/release-reader.ts';
 import type { TrustStore } from '../release/trust.ts';
+import { PLAIN_NAME } from '../release/variant-archive.ts';
 import { verifyRelease } from '../release/verify-release.ts';
 import type { Reporter } from '../report/reporter.ts';
 import { runMatrix } from '../run.ts';
@@ -41,10 +42,10 @@ export interface RebuildOptions {
   readonly cacheDir: string | undefined;
   readonly key: SecretKey | undefined;
   readonly verifierId: string | undefined;
+  /** Where the release is, as the attestation names it (default: the location given). */
+  readonly resourceUri: string | undefined;
   /** The --out of an earlier rebuild of the same inputs: compare with its artifacts instead of building again. */
   readonly compareWith: string | undefined;
-  /** Install the builder from this dated archive snapshot (the lock's versions left the archive). */
-  readonly snapshot: string | undefined;
   /** A cache directory whose downloads may hold the source files (checked by sha256 either way). */
   readonly downloadsFrom: string | undefined;
   /** How many builds at once and with how many threads, for this many variants. */
@@ -72,11 +73,23 @@ export const STATEMENT_FILE = 'statement.json';
 
 /** Signs the statement a rebuild left in `dir`; returns the attestation's path. */
 export async function signStatement(dir: string, key: SecretKey): Promise<string> {
-  const text = await readFile(join(dir, STATEMENT_FILE), 'utf8').catch(() => {
-    throw new UsageError(`${join(dir, STATEMENT_FILE)}: no rebuild statement there`, 'give the --out directory of a rebuild');
+  const file = join(dir, STATEMENT_FILE);
+  const text = await readFile(file, 'utf8').catch(() => {
+    throw new UsageError(`${file}: no rebuild statement there`, 'give the --out directory of a rebuild');
   });
+  let statement: { _type?: unknown; predicateType?: unknown; subject?: unknown; predicate?: { inputAttestations?: unknown } };
+  try {
+    statement = JSON.parse(text) as typeof statement;
+  } catch (err) {
+    throw new UsageError(`${file}: not JSON (${(err as Error).message})`, 'sign only the statement.json a rebuild wrote');
+  }
+  // Only what a rebuild writes is signed: a statement of its type, about assets, bound to a release.
+  if (statement._type !== 'https://in-toto.io/Statement/v1' || statement.predicateType !== VSA_PREDICATE_TYPE
+    || !Array.isArray(statement.subject) || !Array.isArray(statement.predicate?.inputAttestations)) {
+    throw new UsageError(`${file}: not a rebuild verification summary`, 'sign only the statement.json a rebuild wrote');
+  }
   const path = join(dir, rebuildAttestationName(key.keyId));
-  await writeFile(path, `${JSON.stringify(signRebuildAttestation(key, JSON.parse(text) as object))}\n`);
+  await writeFile(path, `${JSON.stringify(signRebuildAttestation(key, statement))}\n`);
   return path;
 }
 
@@ -124,7 +137,9 @@ async function earlierRebuild(dir: string, index: ReleaseIndex, ids: readonly st
 
 export async function rebuildRelease(engine: Engine, opts: RebuildOptions, reporter: Reporter, signal: AbortSignal): Promise<RebuildReport> {
   const head = await verifyRelease(opts.reader, opts.trust, { only: new Set(), signal });
-  const out = resolve(opts.out ?? `rebuild-${head.index.release.tag ?? 'untagged'}`);
+  // The tag is the publisher's text: a plain name only, never a path.
+  const tag = head.index.release.tag;
+  const out = resolve(opts.out ?? `rebuild-${tag && PLAIN_NAME.test(tag) ? tag : 'release'}`);
   const existing = await readdir(out).catch(() => undefined);
   if (existing?.length) throw new UsageError(`${out}: is not empty`, 'rebuild into a new directory (--out DIR); a rebuild never overwrites one');
   const ids = selectVariants(head.index.variants, opts.only).map((v) => v.id);
@@ -143,7 +158,7 @@ export async function rebuildRelease(engine: Engine, opts: RebuildOptions, repor
   try {
     if (opts.downloadsFrom && !opts.cacheDir) await seedDownloads(opts.downloadsFrom, cacheDir, head.index.release.source.digests.map((d) => d.sha256));
     const planned = await reporter.stage('inputs: the release\'s matrix, planned',
-      () => planInputs(inputs, join(out, 'inputs'), cacheDir, reporter, signal));
+      () => planInputs(inputs, join(out, 'inputs'), cacheDir, reporter, signal, true));
     const otherKeys: string[] = [];
     for (const v of verified.index.variants.filter((x) => ids.includes(x.id))) {
       const mine = planned.keys.get(v.id);
@@ -155,7 +170,7 @@ export async function rebuildRelease(engine: Engine, opts: RebuildOptions, repor
         `(made by edk2-matrix ${info.generatorVersion}${info.commit ? ` at ${info.commit.slice(0, 12)}` : ''}): its recipe or output format differs; ` +
         'building with this version and comparing what it can (for a true rebuild, use the edk2-matrix commit the release names)');
     }
-    const config = opts.snapshot ? { ...planned.config, builder: { ...planned.config.builder, snapshot: opts.snapshot } } : planned.config;
+    const config = planned.config;
     const variants = config.variants.filter((v) => ids.includes(v.id));
     let artifacts = join(out, 'artifacts');
     let failed: { id: string; reason: string }[] = [];
@@ -192,13 +207,20 @@ export async function rebuildRelease(engine: Engine, opts: RebuildOptions, repor
     // The verdict, unsigned (statement.json: `--sign` signs it later, where the key is), and signed when a key is here.
     const subjects = verified.index.assets.filter((a) => ids.includes(a.variant)).map((a) => ({ name: a.name, sha256: a.sha256 }));
     const statement = rebuildStatement({
-      location: opts.reader.location, sumsSha256, subjects, passed,
+      location: opts.resourceUri ?? opts.reader.location, sumsSha256, subjects, passed,
       differences: differencesOf(comparisons, failed),
       verifierId: opts.verifierId ?? (opts.key ? defaultVerifierId(opts.key.keyId) : 'urn:edk2-matrix:rebuilder'),
       time: new Date(),
     });
-    await writeFile(join(out, STATEMENT_FILE), `${JSON.stringify(statement, null, 2)}\n`);
-    const attestation = opts.key ? await signStatement(out, opts.key) : undefined;
+    // A verdict counts only for the release's own recipe: rebuilt by another edk2-matrix, a
+    // difference may be the version's, not the release's, and is not signed as FAILED.
+    let attestation: string | undefined;
+    if (otherKeys.length) {
+      reporter.warn(`no statement or attestation written: ${otherKeys.join(', ')} planned with other keys than the release's (check out its edk2-matrix commit to attest)`);
+    } else {
+      await writeFile(join(out, STATEMENT_FILE), `${JSON.stringify(statement, null, 2)}\n`);
+      attestation = opts.key ? await signStatement(out, opts.key) : undefined;
+    }
     return { index: verified.index, location: opts.reader.location, out, comparisons, failed, otherKeys, passed, attestation };
   } finally {
     if (!opts.cacheDir) {

@@ -8,8 +8,10 @@
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
 import { sha256Hex } from '../checksums.ts';
 import { loadConfig } from '../config/load.ts';
 import type { InputFile, Log, MatrixConfig, ReleaseInputs } from '../domain.ts';
@@ -20,8 +22,15 @@ import { planRun } from '../run.ts';
 
 /** File name of the carried matrix when written back. */
 export const INPUTS_MATRIX = 'matrix.yaml';
-/** A carried file's path: below builder/, patches/ or keysets/, plain components only. */
-const INPUT_PATH = /^(builder|patches|keysets)(\/[A-Za-z0-9_][A-Za-z0-9._+-]*)+$/;
+/** A carried file's path: below builder/, patches/ or keysets/, plain components only (dot files, never . or ..). */
+const INPUT_PATH = /^(builder|patches|keysets)(\/(?!\.\.?(\/|$))[A-Za-z0-9._+-]+)+$/;
+/** The key sets edk2-matrix itself ships (keys/ of the package). */
+const SHIPPED_KEYS = fileURLToPath(new URL('../../keys/', import.meta.url));
+const HINT = 'the release cannot be rebuilt from what it carries: ask its publisher, or rebuild with the edk2-matrix commit it names';
+const inputsSchema = z.object({
+  matrix: z.string(),
+  files: z.array(z.object({ path: z.string(), executable: z.boolean(), sha256: z.string().regex(/^[0-9a-f]{64}$/), data: z.string() })),
+});
 
 const fileOf = (path: string, data: Buffer, executable = false): InputFile =>
   ({ path, executable, sha256: sha256Hex(data), data: data.toString('base64') });
@@ -55,6 +64,9 @@ export async function collectInputs(config: MatrixConfig): Promise<ReleaseInputs
     for (const [i, p] of config.source.patches.entries()) files.push(fileOf(names[i]!, await readFile(p)));
     doc.setIn(['source', 'patches'], names);
   }
+  // A local archive is not carried (it may be large): its absolute path lets assemble plan it
+  // here; a rebuild elsewhere refuses it (checkCarriedConfig) — a URL is what travels.
+  if (config.source.kind === 'archive' && !/^[a-z][a-z0-9+.-]*:\/\//.test(config.source.location)) doc.setIn(['source', 'archive', 'url'], config.source.location);
   const seen = new Set<string>();
   for (const cert of certScalars(doc)) {
     const data = await readFile(resolve(dirname(config.file), cert.value));
@@ -72,12 +84,15 @@ export async function collectInputs(config: MatrixConfig): Promise<ReleaseInputs
  * either is a release this version cannot read.
  */
 export async function writeInputs(inputs: ReleaseInputs, dir: string): Promise<string> {
+  const shape = inputsSchema.safeParse(inputs);
+  if (!shape.success) throw new ReleaseError('index.json', `release.inputs is not what edk2-matrix records (${shape.error.issues[0]?.message ?? 'bad shape'})`, HINT);
+  const paths = new Set(inputs.files.map((f) => f.path));
   for (const f of inputs.files) {
-    if (!INPUT_PATH.test(f.path) || f.path.split('/').includes('..')) {
-      throw new ReleaseError('index.json', `carries an input file named ${JSON.stringify(f.path)}, which is not below builder/, patches/ or keysets/`);
+    if (!INPUT_PATH.test(f.path) || [...paths].some((p) => p.startsWith(`${f.path}/`))) {
+      throw new ReleaseError('index.json', `carries an input file named ${JSON.stringify(f.path)}, which is not a plain file below builder/, patches/ or keysets/`, HINT);
     }
     const data = Buffer.from(f.data, 'base64');
-    if (sha256Hex(data) !== f.sha256) throw new ReleaseError('index.json', `carries input ${f.path} whose bytes do not match its sha256`);
+    if (sha256Hex(data) !== f.sha256) throw new ReleaseError('index.json', `carries input ${f.path} whose bytes do not match its sha256`, HINT);
     const path = join(dir, f.path);
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, data);
@@ -100,8 +115,36 @@ export interface PlannedInputs {
  * this edk2-matrix gives them. Equal to a release's keys, they prove the release was built from
  * exactly these inputs by a pipeline that plans as this one does.
  */
-export async function planInputs(inputs: ReleaseInputs, dir: string, cacheDir: string, log: Log, signal: AbortSignal): Promise<PlannedInputs> {
+/**
+ * What a rebuild may do with a matrix its publisher wrote: read only the files it carries,
+ * fetch the source only from a URL, and build the builder on the host's or the default network.
+ * (The schema already keeps the suite, the base image and a git URL from reading as options.)
+ */
+export function checkCarriedConfig(config: MatrixConfig, dir: string): void {
+  const inside = (path: string) => resolve(path).startsWith(`${resolve(dir)}/`);
+  const refuse = (what: string) => { throw new ReleaseError('index.json', `the matrix the release carries ${what}`, HINT); };
+  if (resolve(config.builder.context) !== resolve(dir, 'builder')) refuse(`builds its builder from ${config.builder.context}, not from the builder context it carries`);
+  for (const p of config.source.patches) if (!inside(p)) refuse(`names a patch outside what it carries: ${p}`);
+  // Certificates: the matrix's own (carried), or the key sets this edk2-matrix ships in keys/.
+  const shipped = (path: string) => resolve(path).startsWith(SHIPPED_KEYS);
+  for (const v of config.variants) {
+    for (const k of v.keySets) {
+      for (const c of [k.pk, ...k.kek, ...k.db]) if (c.source.kind === 'file' && !inside(c.source.path) && !shipped(c.source.path)) refuse(`names a certificate outside what it carries: ${c.source.path}`);
+    }
+  }
+  if (config.source.kind === 'archive' && !/^https?:\/\//.test(config.source.location)) {
+    refuse(`was built from a local archive (${config.source.file.name}, sha256 ${config.source.file.sha256.slice(0, 12)}…) that cannot be fetched again: only a release whose source is a URL, a Debian package or a git commit can be rebuilt`);
+  }
+  if (config.source.kind === 'git' && !/^(https?|ssh|git):\/\//.test(config.source.url)) refuse(`fetches git from ${config.source.url}: a rebuild fetches only https, ssh or git URLs`);
+  for (const m of [config.source.kind === 'debian' ? config.source.mirror : undefined, config.builder.mirror]) {
+    if (m !== undefined && !/^https?:\/\//.test(m)) refuse(`names a mirror ${m} that is not an http(s) URL`);
+  }
+  if (!['host', 'bridge', 'default'].includes(config.builder.network)) refuse(`asks for the builder network ${config.builder.network}: a rebuild allows host, bridge or default`);
+}
+
+export async function planInputs(inputs: ReleaseInputs, dir: string, cacheDir: string, log: Log, signal: AbortSignal, untrusted = false): Promise<PlannedInputs> {
   const config = loadConfig(await writeInputs(inputs, dir));
+  if (untrusted) checkCarriedConfig(config, dir);
   const { plans } = await planRun(config, config.variants, 1, cacheDir, log, signal);
   return { config, keys: new Map(plans.map((p) => [p.variant.id, p.key])) };
 }

@@ -21,7 +21,8 @@ export function checkoutSteps(url: string, commit: string, dir: string, submodul
   return [
     { argv: ['git', 'init', '--quiet', dir] },
     // Most servers let a client fetch one commit by id; the rest need the whole history.
-    { argv: ['git', '-C', dir, 'fetch', '--quiet', '--depth', '1', url, commit], fallback: ['git', '-C', dir, 'fetch', '--quiet', url] },
+    // `--` ends the options: the URL is never read as one (the schema refuses a leading - too).
+    { argv: ['git', '-C', dir, 'fetch', '--quiet', '--depth', '1', '--', url, commit], fallback: ['git', '-C', dir, 'fetch', '--quiet', '--', url] },
     { argv: ['git', '-C', dir, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', '--force', commit] },
     ...(submodules ? [{ argv: ['git', '-C', dir, 'submodule', 'update', '--init', '--recursive', '--quiet'] }] : []),
   ];

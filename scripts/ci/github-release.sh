@@ -5,7 +5,8 @@
 #                                            DIR, then publishes it; refuses a TAG that already
 #                                            has a release (a release is never overwritten)
 #   github-release.sh download TAG|newest DIR  downloads every asset of release TAG (newest: the
-#                                            newest published one) into DIR; prints tag=TAG
+#                                            newest published one) into DIR; prints tag=TAG and
+#                                            commit=SHA (the commit its index.json names)
 #   github-release.sh attach TAG DIR         uploads every file of DIR (rebuild attestations) to
 #                                            release TAG, replacing a file of the same name
 # KIND is `nightly` (a prerelease, never marked Latest) or `release` (a pushed tag: GitHub may
@@ -52,6 +53,10 @@ case "$cmd" in
     mkdir -p "$dir"
     gh release download "$tag" --dir "$dir"
     echo "tag=$tag"
+    # The commit it was built from (the rebuild checks it out); read without running project code.
+    if [ -f "$dir/index.json" ]; then
+      sed -n 's/^ *"commit": "\([0-9a-f]\{40\}\)",\{0,1\}$/commit=\1/p' "$dir/index.json" | head -n 1
+    fi
     ;;
   attach)
     [ $# -eq 3 ] || usage

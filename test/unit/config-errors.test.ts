@@ -27,6 +27,13 @@ describe('configuration errors name file:line:col, the key and what is valid', (
     expect(errorOf(() => parse(text))).toBe(`matrix.yaml:${line}:15: matrix.arch[1]: expected one of X64, IA32, AARCH64, ARM`);
   });
 
+  it('refuses a git URL or a Debian suite that a command would read as an option', () => {
+    const git = defaultText.replace(/\n {2}debian:\n(?: {4}.*\n| {6}.*\n)+/, `\n  git: { url: "--upload-pack=touch /tmp/x", commit: "${'0'.repeat(40)}" }\n`);
+    expect(errorOf(() => parse(git))).toMatch(/source\.git\.url: a git URL \(not starting with - and without blanks\)$/);
+    const suite = defaultText.replace('  suite: trixie', '  suite: --variant=x');
+    expect(errorOf(() => parse(suite))).toMatch(/builder\.suite: a Debian suite name such as trixie$/);
+  });
+
   it('rejects an unknown key at the key', () => {
     const text = defaultText.replace('toolchain: GCC5', 'toolchain: GCC5\ntoolchian: GCC5');
     expect(errorOf(() => parse(text))).toMatch(new RegExp(`^matrix.yaml:${lineOf(text, 'toolchian')}:1: \\(top level\\): unknown key "toolchian"`));

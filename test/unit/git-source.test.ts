@@ -25,7 +25,7 @@ function repo(): { dir: string; first: string } {
 describe('git source', () => {
   it('checks out the pinned commit, then submodules when asked, as argv arrays', () => {
     const steps = checkoutSteps('https://example.org/edk2.git', 'a'.repeat(40), '/c', true).map((s) => s.argv);
-    expect(steps[1]).toEqual(['git', '-C', '/c', 'fetch', '--quiet', '--depth', '1', 'https://example.org/edk2.git', 'a'.repeat(40)]);
+    expect(steps[1]).toEqual(['git', '-C', '/c', 'fetch', '--quiet', '--depth', '1', '--', 'https://example.org/edk2.git', 'a'.repeat(40)]);
     expect(steps.at(-1)).toEqual(['git', '-C', '/c', 'submodule', 'update', '--init', '--recursive', '--quiet']);
     expect(checkoutSteps('u', 'c', '/c', false).some((s) => s.argv.includes('submodule'))).toBe(false);
   });

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../pipeline/config/load.ts';
 import { builderDigest } from '../../pipeline/image/builder-image.ts';
-import { collectInputs, writeInputs } from '../../pipeline/release/release-inputs.ts';
+import { checkCarriedConfig, collectInputs, writeInputs } from '../../pipeline/release/release-inputs.ts';
 import { sourceIdentity } from '../../pipeline/source/materialize.ts';
 import { REPO } from '../helpers/config.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
@@ -59,8 +59,38 @@ describe('release inputs', () => {
   it('refuses a carried file outside its folders, or whose bytes are not its digest', async () => {
     const inputs = await collectInputs(loadConfig(CI_MATRIX));
     const outside = { ...inputs, files: [...inputs.files, { ...inputs.files[0]!, path: 'builder/../../etc/x' }] };
-    await expect(writeInputs(outside, tempDir('inputs-'))).rejects.toThrow(/input file named "builder\/..\/..\/etc\/x", which is not below builder\/, patches\/ or keysets\//);
+    await expect(writeInputs(outside, tempDir('inputs-'))).rejects.toThrow(/input file named "builder\/..\/..\/etc\/x", which is not a plain file below builder\/, patches\/ or keysets\//);
     const altered = { ...inputs, files: [{ ...inputs.files[0]!, data: Buffer.from('other').toString('base64') }, ...inputs.files.slice(1)] };
     await expect(writeInputs(altered, tempDir('inputs-'))).rejects.toThrow(/whose bytes do not match its sha256/);
+  });
+
+  describe('a matrix its publisher wrote, before a rebuild uses it', () => {
+    const carried = async (edit: (matrix: string) => string) => {
+      const inputs = await collectInputs(loadConfig(CI_MATRIX));
+      const dir = tempDir('inputs-');
+      return { dir, config: loadConfig(await writeInputs({ ...inputs, matrix: edit(inputs.matrix) }, dir)) };
+    };
+
+    it('is accepted as assemble wrote it', async () => {
+      const { dir, config } = await carried((m) => m);
+      expect(() => checkCarriedConfig(config, dir)).not.toThrow();
+    });
+
+    it.each([
+      ['a patch outside what it carries', (m: string) => m.replace('patches: []', `patches: [${join(REPO, 'package.json')}]`), /names a patch outside what it carries/],
+      ['a builder context of the machine', (m: string) => m.replace('dockerfile: builder', `dockerfile: ${join(REPO, 'dockerfiles/builder')}`), /builds its builder from .*, not from the builder context it carries/],
+      ['another container\'s network', (m: string) => m.replace('network: host', 'network: container:other'), /asks for the builder network container:other/],
+      ['a local archive', (m: string) => m.replace(/ {2}debian:[\s\S]*?\n {2}# Instead/, `  archive: { url: ${join(REPO, 'package.json')}.tar.xz, sha256: ${'a'.repeat(64)} }\n  # Instead`), /./],
+    ])('refuses %s', async (_what, edit, message) => {
+      let refused: unknown;
+      try {
+        const { dir, config } = await carried(edit);
+        checkCarriedConfig(config, dir);
+      } catch (err) {
+        refused = err;
+      }
+      expect(refused).toBeInstanceOf(Error);
+      expect((refused as Error).message).toMatch(message);
+    });
   });
 });

@@ -333,11 +333,12 @@ describe('GitHub workflows', () => {
 
     it('downloads the newest published release (or a given tag) for rebuild.yml, and attaches attestations beside it', () => {
       const gh = setup();
+      writeFileSync(join(gh.assets, 'index.json'), `{\n  "release": {\n    "tag": "v1",\n    "commit": "${'c'.repeat(40)}",\n    "x": 1\n  }\n}\n`);
       gh.run('publish', 'v1', gh.assets, 'release');
       const to = join(gh.releases, '..', 'downloaded');
       const r = gh.run('download', 'newest', to);
       expect(r.stderr).toBe('');
-      expect(r.stdout).toBe('tag=v1\n');
+      expect(r.stdout).toBe(`tag=v1\ncommit=${'c'.repeat(40)}\n`);
       expect(readdirSync(to).sort()).toEqual(readdirSync(gh.assets).sort());
       expect(gh.run('download', 'v9', join(to, 'x')).status).not.toBe(0);
       const attestation = join(gh.releases, '..', 'attestation');
@@ -361,7 +362,10 @@ describe('GitHub workflows', () => {
     const rebuild = wf.jobs.rebuild!;
     expect(usesSecrets(rebuild)).toBe(false);
     const step = rebuild.steps.find((x) => x.name === 'rebuild and compare')!;
-    expect(step.run).toMatch(/^npm run rebuild -- release /);
+    expect(step.run).toMatch(/^npm run rebuild -- "\$RUNNER_TEMP\/release" /);
+    // It runs the commit the release names, checked out after the release was downloaded.
+    const checkouts = rebuild.steps.filter((x) => x.uses?.startsWith('actions/checkout@'));
+    expect(checkouts.at(-1)!.with!.ref).toBe('${{ steps.release.outputs.commit }}');
     expect(step.if).toBeUndefined();
     expect(condition(wf.jobs.sign!.if!)).toMatch(/always\(\) && needs\.rebuild\.outputs\.stated == 'true'/);
     expect(condition(wf.jobs.attach!.if!)).toMatch(/always\(\) && needs\.sign\.result == 'success'/);
