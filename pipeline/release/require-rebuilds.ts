@@ -42,7 +42,7 @@ export interface RebuildRelease {
   readonly location: string;
 }
 
-export interface RebuildReport {
+export interface RebuildCheck {
   /** One line per rebuilder that attested this release. */
   readonly lines: readonly string[];
   /** FAILED attestations let through by allowFailed. */
@@ -128,7 +128,7 @@ function firstDifference(differences: readonly RebuildDifference[]): string {
 
 /** The attestations' verdict on `assets` of the release, or a ReleaseError naming why it is refused. */
 export function judgeRebuilds(read: readonly ReadAttestation[], policy: RebuildPolicy, release: RebuildRelease,
-  assets: readonly { name: string; sha256: string }[]): RebuildReport {
+  assets: readonly { name: string; sha256: string }[]): RebuildCheck {
   const verdicts = read.map((r) => judge(r, policy, release, assets));
   const lines: string[] = [];
   const warnings: string[] = [];
@@ -182,7 +182,7 @@ export function judgeRebuilds(read: readonly ReadAttestation[], policy: RebuildP
 
 /** Reads the policy's attestations and judges them (see judgeRebuilds). */
 export async function checkRebuilds(policy: RebuildPolicy, release: RebuildRelease, assets: readonly { name: string; sha256: string }[],
-  signal?: AbortSignal): Promise<RebuildReport> {
+  signal?: AbortSignal): Promise<RebuildCheck> {
   const read = await readAttestations(policy.sources, release.reader, policy.rebuilders.map((r) => r.key), policy.http, signal);
   return judgeRebuilds(read, policy, release, assets);
 }

@@ -21,7 +21,7 @@ import {
   VSA_PREDICATE_TYPE, type RebuildDifference,
 } from '../../pipeline/release/rebuild-attestation.ts';
 import { DirectoryReader } from '../../pipeline/release/release-reader.ts';
-import { checkRebuilds, type RebuildPolicy, type RebuildReport } from '../../pipeline/release/require-rebuilds.ts';
+import { checkRebuilds, type RebuildPolicy, type RebuildCheck } from '../../pipeline/release/require-rebuilds.ts';
 import { signRelease } from '../../pipeline/release/sign-release.ts';
 import { singleKeyStore } from '../../pipeline/release/trust.ts';
 import { verifyRelease, type VerifiedRelease } from '../../pipeline/release/verify-release.ts';
@@ -87,7 +87,7 @@ function policy(extra: Partial<RebuildPolicy> = {}): RebuildPolicy {
 const on = (reader = new DirectoryReader(releaseDir)) => ({ reader, sumsSha256: release.sumsSha256, location: reader.location });
 
 /** Checks with the attestations `files` in a directory given as --rebuilds. */
-async function check(files: Record<string, string>, extra: Partial<RebuildPolicy> = {}, required = assets): Promise<RebuildReport> {
+async function check(files: Record<string, string>, extra: Partial<RebuildPolicy> = {}, required = assets): Promise<RebuildCheck> {
   const dir = tempDir('rebuilds-');
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return checkRebuilds(policy({ sources: [dir], ...extra }), on(), required);
