@@ -6,10 +6,9 @@
  * the release is broken), 2 bad usage, 130 interrupted.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.ts';
-import { MinisignFormatError, parseSecretKey, type SecretKey } from '../release/minisign.ts';
+import type { SecretKey } from '../release/minisign.ts';
 import { releaseReader } from '../release/release-reader.ts';
 import { rebuildRelease, signStatement } from '../rebuild/rebuild-release.ts';
 import { rebuildTable } from '../rebuild/rebuild-table.ts';
@@ -18,7 +17,7 @@ import { createReporter } from '../report/create-reporter.ts';
 import { commandIo, type CommandContext } from './command-context.ts';
 import { defaultCacheDir } from './matrix-command.ts';
 import { parseOptions, renderHelp, usageError, type CommandSpec, type OptionSpecs } from './options.ts';
-import { KEY_PASSWORD_ENV, readTrust } from './release-command.ts';
+import { optionalSecretKey, readTrust } from './release-command.ts';
 
 export const REBUILDER_KEY_ENV = 'EDK2_MATRIX_REBUILDER_KEY';
 
@@ -72,16 +71,8 @@ function usage(message: string): UsageError {
   return usageError(REBUILD_COMMAND, message);
 }
 
-async function rebuilderKey(file: string | undefined): Promise<SecretKey | undefined> {
-  const text = file ? await readFile(file, 'utf8').catch(() => { throw usage(`--key ${file}: cannot read it`); }) : process.env[REBUILDER_KEY_ENV];
-  if (file && !text?.trim()) throw usage(`--key ${file}: the file is empty`);
-  if (!text?.trim()) return undefined;
-  try {
-    return parseSecretKey(text, process.env[KEY_PASSWORD_ENV]);
-  } catch (err) {
-    if (err instanceof MinisignFormatError) throw usage(`${file ?? `$${REBUILDER_KEY_ENV}`}: ${err.message}`);
-    throw err;
-  }
+function rebuilderKey(file: string | undefined): Promise<SecretKey | undefined> {
+  return optionalSecretKey(file, REBUILDER_KEY_ENV, usage);
 }
 
 export async function rebuildCommand(argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {

@@ -110,12 +110,24 @@ function usage(message: string): UsageError {
 }
 
 async function readSecretKey(file: string | undefined): Promise<SecretKey> {
-  const text = file ? await readFile(file, 'utf8').catch(() => { throw usage(`--key ${file}: cannot read it`); }) : process.env[KEY_ENV];
-  if (!text) throw usage(`no signing key: pass --key FILE or set ${KEY_ENV}`);
+  const key = await optionalSecretKey(file, KEY_ENV, usage);
+  if (!key) throw usage(`no signing key: pass --key FILE or set ${KEY_ENV}`);
+  return key;
+}
+
+/**
+ * A secret key from `--key FILE`, else from the environment variable `env` (its contents, for
+ * a CI secret); undefined when neither gives one. An encrypted key's password comes from
+ * $EDK2_MATRIX_RELEASE_KEY_PASSWORD. Bad keys are usage errors of the calling command.
+ */
+export async function optionalSecretKey(file: string | undefined, env: string, bad: (message: string) => UsageError): Promise<SecretKey | undefined> {
+  const text = file ? await readFile(file, 'utf8').catch(() => { throw bad(`--key ${file}: cannot read it`); }) : process.env[env];
+  if (file && !text?.trim()) throw bad(`--key ${file}: the file is empty`);
+  if (!text?.trim()) return undefined;
   try {
     return parseSecretKey(text, process.env[KEY_PASSWORD_ENV]);
   } catch (err) {
-    if (err instanceof MinisignFormatError) throw usage(`${file ?? `$${KEY_ENV}`}: ${err.message}`);
+    if (err instanceof MinisignFormatError) throw bad(`${file ?? `$${env}`}: ${err.message}`);
     throw err;
   }
 }
