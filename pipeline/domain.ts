@@ -4,7 +4,7 @@
  */
 
 /** The architectures the matrix builds; each has one row in pipeline/platforms.ts' ARCH_TABLE. */
-export const ARCHES = ['X64', 'IA32', 'AARCH64', 'ARM'] as const;
+export const ARCHES = ['X64', 'IA32', 'AARCH64', 'ARM', 'RISCV64', 'LOONGARCH64'] as const;
 export type Arch = (typeof ARCHES)[number];
 
 export const TARGETS = ['DEBUG', 'RELEASE', 'NOOPT'] as const;
@@ -95,8 +95,11 @@ export interface QemuTarget {
 /** What edk2 and QEMU need to know about one (DSC, architecture) pair. */
 export interface Platform {
   readonly dsc: string;
-  /** OVMF (x86, sized by FD_SIZE_* defines) or ArmVirtQemu (fixed 64 MiB pflash). */
-  readonly family: 'ovmf' | 'armvirt';
+  /**
+   * OVMF (x86, sized by FD_SIZE_* defines), or a `virt` machine's firmware with pflash of a
+   * fixed size: ArmVirtQemu (64 MiB), RiscVVirtQemu (32 MiB), LoongArchVirtQemu (16 MiB).
+   */
+  readonly family: 'ovmf' | 'armvirt' | 'riscvvirt' | 'loongarchvirt';
   /** `-a` arguments, in order (SMM builds need IA32 and X64). */
   readonly buildArches: readonly Arch[];
   /** Directory under Build/ that the DSC's OUTPUT_DIRECTORY names. */

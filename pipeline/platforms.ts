@@ -9,18 +9,31 @@
  */
 import type { Arch, FirmwareOutput, Platform } from './domain.ts';
 
-/** QEMU's `virt` machine wants both pflash images exactly this size. */
-export const VIRT_PFLASH_BYTES = 64 * 1024 * 1024;
+const MiB = 1024 * 1024;
+
+/**
+ * The size QEMU's `virt` machines want each of their two pflash images to be, exactly (QEMU
+ * refuses a smaller image): ARM's (hw/arm/virt.c, two 64 MiB banks), RISC-V's (hw/riscv/virt.c,
+ * one 64 MiB region in two 32 MiB banks) and LoongArch's (hw/loongarch, two 16 MiB banks).
+ * Debian truncates its images to the same sizes (debian/rules).
+ */
+export const VIRT_PFLASH_BYTES = 64 * MiB;
+export const RISCV_VIRT_PFLASH_BYTES = 32 * MiB;
+export const LOONGARCH_VIRT_PFLASH_BYTES = 16 * MiB;
 
 export interface ArchFacts {
   /** `qemu-system-*` binary that runs it. */
   readonly qemuBinary: string;
   /** QEMU's name for the target (QAPI `SysEmuTarget`), as firmware descriptors spell it. */
-  readonly qemuTarget: 'x86_64' | 'i386' | 'aarch64' | 'arm';
+  readonly qemuTarget: 'x86_64' | 'i386' | 'aarch64' | 'arm' | 'riscv64' | 'loongarch64';
   readonly machine: string;
   readonly cpu: string | undefined;
   readonly memoryMiB: number;
-  /** Machine-type globs a firmware descriptor lists (SMM builds are q35-only: see descriptor). */
+  /**
+   * Machine-type globs a firmware descriptor lists (SMM builds are q35-only: see descriptor).
+   * Versioned machines (`virt-9.2`) take `virt-*`; unversioned ones (RISC-V's and LoongArch's
+   * `virt`) take `virt*`, as QEMU's own descriptors for them do.
+   */
   readonly descriptorMachines: readonly string[];
   /** x86 (System Management Mode, ACPI S3, OVMF's debug port) or not. */
   readonly x86: boolean;
@@ -54,6 +67,20 @@ export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
     // A 32-bit ARM guest runs under KVM only on a 32-bit ARM host, which Node does not target here.
     removableBootFile: 'BOOTARM.EFI', kvmHostArch: undefined,
   },
+  // The CPU is QEMU's default for the machine (rv64), as Debian's own boot test leaves it.
+  // KVM: a riscv64 host's KVM could run it, but no host has proven it here; TCG only.
+  RISCV64: {
+    qemuBinary: 'qemu-system-riscv64', qemuTarget: 'riscv64', machine: 'virt', cpu: undefined, memoryMiB: 1024,
+    descriptorMachines: ['virt*'], x86: false, crossPrefix: 'riscv64-linux-gnu-',
+    removableBootFile: 'BOOTRISCV64.EFI', kvmHostArch: undefined,
+  },
+  // la464: the machine's default CPU, and the only LoongArch64 model of every QEMU that has the
+  // two-pflash `virt` machine; named so that a later default cannot change what boots.
+  LOONGARCH64: {
+    qemuBinary: 'qemu-system-loongarch64', qemuTarget: 'loongarch64', machine: 'virt', cpu: 'la464', memoryMiB: 1024,
+    descriptorMachines: ['virt*'], x86: false, crossPrefix: 'loongarch64-linux-gnu-',
+    removableBootFile: 'BOOTLOONGARCH64.EFI', kvmHostArch: undefined,
+  },
 };
 
 
@@ -71,9 +98,27 @@ const armVirtFiles = {
   vars: { built: 'QEMU_VARS.fd', published: 'QEMU_VARS-pflash.raw', padTo: VIRT_PFLASH_BYTES },
 } satisfies Record<string, FirmwareOutput>;
 
+/*
+ * Published names: an image padded for pflash is published as `<edk2's name>-pflash.raw`, the
+ * scheme ARM's already follows (and Debian's and Ubuntu's historical QEMU_EFI-pflash.raw): the
+ * suffix says "sized for the machine, not edk2's FV", and edk2's own name says which
+ * platform built it. Debian publishes the same padded bytes under edk2's `.fd` names.
+ */
+const riscVVirtFiles = {
+  code: { built: 'RISCV_VIRT_CODE.fd', published: 'RISCV_VIRT_CODE-pflash.raw', padTo: RISCV_VIRT_PFLASH_BYTES },
+  vars: { built: 'RISCV_VIRT_VARS.fd', published: 'RISCV_VIRT_VARS-pflash.raw', padTo: RISCV_VIRT_PFLASH_BYTES },
+} satisfies Record<string, FirmwareOutput>;
+
+const loongArchVirtFiles = {
+  code: { built: 'QEMU_EFI.fd', published: 'QEMU_EFI-pflash.raw', padTo: LOONGARCH_VIRT_PFLASH_BYTES },
+  vars: { built: 'QEMU_VARS.fd', published: 'QEMU_VARS-pflash.raw', padTo: LOONGARCH_VIRT_PFLASH_BYTES },
+} satisfies Record<string, FirmwareOutput>;
+
 interface DscFacts {
   readonly arches: readonly Arch[];
   readonly describe: (arch: Arch) => Omit<Platform, 'dsc' | 'qemu'>;
+  /** Links EmbeddedPkg's FdtLib (libfdt): a release carries libfdt's licence texts with it. */
+  readonly libfdt: boolean;
 }
 
 /** The platform DSCs we know how to build, export and boot. */
@@ -81,19 +126,33 @@ export const DSC_TABLE: Readonly<Record<string, DscFacts>> = {
   'OvmfPkg/OvmfPkgX64.dsc': {
     arches: ['X64'],
     describe: () => ({ family: 'ovmf', buildArches: ['X64'], buildDir: 'OvmfX64', ...ovmfFiles }),
+    libfdt: false,
   },
   'OvmfPkg/OvmfPkgIa32X64.dsc': {
     // PEI in 32-bit, DXE in 64-bit: the platform SMM and secure boot builds use.
     arches: ['X64'],
     describe: () => ({ family: 'ovmf', buildArches: ['IA32', 'X64'], buildDir: 'Ovmf3264', ...ovmfFiles }),
+    libfdt: false,
   },
   'OvmfPkg/OvmfPkgIa32.dsc': {
     arches: ['IA32'],
     describe: () => ({ family: 'ovmf', buildArches: ['IA32'], buildDir: 'OvmfIa32', ...ovmfFiles }),
+    libfdt: false,
   },
   'ArmVirtPkg/ArmVirtQemu.dsc': {
     arches: ['AARCH64', 'ARM'],
     describe: (arch) => ({ family: 'armvirt', buildArches: [arch], buildDir: `ArmVirtQemu-${arch}`, ...armVirtFiles }),
+    libfdt: true,
+  },
+  'OvmfPkg/RiscVVirt/RiscVVirtQemu.dsc': {
+    arches: ['RISCV64'],
+    describe: () => ({ family: 'riscvvirt', buildArches: ['RISCV64'], buildDir: 'RiscVVirtQemu', ...riscVVirtFiles }),
+    libfdt: true,
+  },
+  'OvmfPkg/LoongArchVirt/LoongArchVirtQemu.dsc': {
+    arches: ['LOONGARCH64'],
+    describe: () => ({ family: 'loongarchvirt', buildArches: ['LOONGARCH64'], buildDir: 'LoongArchVirtQemu', ...loongArchVirtFiles }),
+    libfdt: true,
   },
 };
 
@@ -104,6 +163,11 @@ export function dscsFor(arch: Arch): string[] {
   return Object.entries(DSC_TABLE)
     .filter(([, f]) => f.arches.includes(arch))
     .map(([dsc]) => dsc);
+}
+
+/** Does the DSC link libfdt? False for a DSC this table does not know. */
+export function dscLinksLibfdt(dsc: string): boolean {
+  return DSC_TABLE[dsc]?.libfdt ?? false;
 }
 
 /** The platform for a DSC and architecture, or undefined when the pair is not supported. */

@@ -5,13 +5,16 @@
  *
  * "Links" is decided from the platform and the variant's defines, not from the build's map
  * files: an approximation that errs on the side of carrying a text. OpenSSL is linked wherever
- * BaseCryptLib is: on OVMF with Secure Boot, TPM 2.0, TLS or iSCSI (which OVMF enables by
- * default, with networking); on ArmVirtQemu (AArch64) with Secure Boot, TPM 2.0, TLS or iSCSI.
- * libfdt is in every ArmVirtQemu. Brotli, MbedTLS (32-bit ARM only), MIPI SyS-T and libspdm are
- * referenced by no platform DSC we build (edk2-stable2025xx), so no variant carries them.
+ * BaseCryptLib is: on OvmfPkg's platforms (x86, RISC-V, LoongArch) with Secure Boot, TPM 2.0,
+ * TLS or iSCSI (which x86 OVMF enables by default, with networking); on ArmVirtQemu (AArch64)
+ * with Secure Boot, TPM 2.0, TLS or iSCSI. libfdt is in every platform that reads QEMU's device
+ * tree (ArmVirtQemu, RISC-V's and LoongArch's virt: platforms.ts's `libfdt`). Brotli, MbedTLS
+ * (32-bit ARM only), MIPI SyS-T and libspdm are referenced by no platform DSC we build
+ * (edk2-stable2025xx), so no variant carries them.
  */
 import type { Manifest } from '../domain.ts';
 import { ReleaseError } from '../errors.ts';
+import { dscLinksLibfdt } from '../platforms.ts';
 
 export interface BundledLicence {
   /** Component name as the source scan names it (last part of its submodule path), or `edk2`. */
@@ -58,7 +61,7 @@ const RULES: readonly Rule[] = [
   },
   {
     name: 'libfdt', spdx: 'BSD-2-Clause OR GPL-2.0-or-later', supplier: { name: 'devicetree.org (dtc project)', url: 'https://www.devicetree.org' },
-    files: ['BSD-2-Clause', 'GPL'], linked: (m) => isArmVirt(m.dsc),
+    files: ['BSD-2-Clause', 'GPL'], linked: (m) => dscLinksLibfdt(m.dsc),
   },
   { name: 'brotli', spdx: 'MIT', supplier: { name: 'Google LLC', url: 'https://github.com/google/brotli' }, files: ['LICENSE'], linked: () => false },
   { name: 'mipisyst', spdx: 'BSD-3-Clause', supplier: { name: 'MIPI Alliance', url: 'https://www.mipi.org' }, files: ['LICENSE'], linked: () => false },
