@@ -73,9 +73,9 @@ describe('npm run matrix, from arguments to exit status', () => {
 
   it('refuses an --only that matches no variant, naming the variants there are', async () => {
     const { args } = await matrixArgs();
-    const r = await run(matrixCommand, [...args, '--only', 'riscv64-*', '--list'], untouchable());
+    const r = await run(matrixCommand, [...args, '--only', 'ppc64-*', '--list'], untouchable());
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^edk2-matrix: --only riscv64-\* matches no variant \(variants: x64-debug, ia32-debug.*\)\n$/);
+    expect(r.stderr).toMatch(/^edk2-matrix: --only ppc64-\* matches no variant \(variants: x64-debug, ia32-debug.*\)\n$/);
   });
 
   it('lists the variants as JSON with --list --json, without touching the engine', async () => {

@@ -3,15 +3,17 @@ import { parse, defaultText, withMatrix } from '../helpers/config.ts';
 import { variantId } from '../../pipeline/config/expand.ts';
 
 describe('matrix expansion', () => {
-  it('expands the default matrix into all four architectures with the packager\'s feature axes', () => {
+  it('expands the default matrix into all six architectures with the packager\'s feature axes', () => {
     const config = parse(defaultText);
     expect(config.variants.map((v) => v.id)).toEqual([
       'x64-debug', 'ia32-debug', 'ia32-release', 'aarch64-debug', 'aarch64-release', 'arm-debug', 'arm-release',
+      'riscv64-debug', 'riscv64-release', 'loongarch64-debug', 'loongarch64-release',
       'x64-fd2mb-release', 'x64-fd4mb-release',
       'x64-secureboot-smm-tpm2-network-debug', 'x64-secureboot-smm-tpm2-network-release',
       'aarch64-secureboot-tpm2-network-release',
     ]);
-    expect(new Set(config.variants.map((v) => v.platform.buildDir))).toEqual(new Set(['OvmfX64', 'Ovmf3264', 'OvmfIa32', 'ArmVirtQemu-AARCH64', 'ArmVirtQemu-ARM']));
+    expect(new Set(config.variants.map((v) => v.platform.buildDir))).toEqual(new Set(['OvmfX64', 'Ovmf3264', 'OvmfIa32', 'ArmVirtQemu-AARCH64', 'ArmVirtQemu-ARM',
+      'RiscVVirtQemu', 'LoongArchVirtQemu']));
   });
 
   it('names variants by arch, feature sets and target in lower case', () => {

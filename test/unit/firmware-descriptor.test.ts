@@ -10,7 +10,7 @@ const features = [
   '  serial:\n    defines: { DEBUG_ON_SERIAL_PORT: true }',
 ].join('\n');
 const variants = parse(withMatrix(
-  '  arch: [X64, IA32, AARCH64, ARM]\n  features: [none, secureboot]\n  target: [DEBUG, RELEASE]\n  include:\n    - { arch: X64, features: [secureboot+smm, serial] }\n',
+  '  arch: [X64, IA32, AARCH64, ARM, RISCV64, LOONGARCH64]\n  features: [none, secureboot]\n  target: [DEBUG, RELEASE]\n  include:\n    - { arch: X64, features: [secureboot+smm, serial] }\n',
   features,
 )).variants;
 const byId = (id: string) => variants.find((v) => v.id === id)!;
@@ -51,6 +51,21 @@ describe('QEMU firmware descriptor', () => {
     expect(d.tags).toEqual(['edk2-matrix:arm-secureboot-debug', '-D SECURE_BOOT_ENABLE=TRUE']);
     expect(d.targets).toEqual([{ architecture: 'arm', machines: ['virt-*'] }]);
     expect(firmwareDescriptor(byId('ia32-debug'), PREFIX).targets[0]!.architecture).toBe('i386');
+  });
+
+  it('describes RISC-V and LoongArch firmware for their unversioned virt machines', () => {
+    const riscv = firmwareDescriptor(byId('riscv64-debug'), PREFIX);
+    expect(riscv.targets).toEqual([{ architecture: 'riscv64', machines: ['virt*'] }]);
+    expect(riscv.features).toEqual(['verbose-static']);
+    expect(riscv.mapping).toMatchObject({
+      executable: { filename: '/usr/share/edk2/riscv64/riscv64-debug/RISCV_VIRT_CODE-pflash.raw' },
+      'nvram-template': { filename: '/usr/share/edk2/riscv64/riscv64-debug/RISCV_VIRT_VARS-pflash.raw' },
+    });
+    const loong = firmwareDescriptor(byId('loongarch64-secureboot-release'), PREFIX);
+    expect(loong.targets).toEqual([{ architecture: 'loongarch64', machines: ['virt*'] }]);
+    expect(loong.features).toEqual(['secure-boot']);
+    expect(loong.mapping).toMatchObject({ executable: { filename: '/usr/share/edk2/loongarch64/loongarch64-secureboot-release/QEMU_EFI-pflash.raw' } });
+    expect(descriptorFileName(byId('loongarch64-debug'))).toBe('60-edk2-loongarch64-debug.json');
   });
 
   it('takes the usual two-digit priority prefix: 50 for secure boot, 60 for the rest', () => {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp-dir.ts';
-import { VIRT_PFLASH_BYTES } from '../../pipeline/platforms.ts';
+import { LOONGARCH_VIRT_PFLASH_BYTES, RISCV_VIRT_PFLASH_BYTES, VIRT_PFLASH_BYTES } from '../../pipeline/platforms.ts';
 import { launchScript } from '../../pipeline/plan/launch-script.ts';
 import { makeManifest } from '../../pipeline/export/manifest.ts';
 import { padImage } from '../../pipeline/export/pad.ts';
@@ -12,7 +12,7 @@ import { parse, withMatrix } from '../helpers/config.ts';
 import { makeRecipe } from '../../pipeline/plan/recipe.ts';
 
 const smmFeature = '  smm:\n    defines: { SMM_REQUIRE: true, SECURE_BOOT_ENABLE: true }\n    dsc: { X64: OvmfPkg/OvmfPkgIa32X64.dsc }';
-const variants = parse(withMatrix('  arch: [X64, IA32, AARCH64, ARM]\n  target: [DEBUG]\n  include: [{ arch: X64, features: smm }]\n', smmFeature)).variants;
+const variants = parse(withMatrix('  arch: [X64, IA32, AARCH64, ARM, RISCV64, LOONGARCH64]\n  target: [DEBUG]\n  include: [{ arch: X64, features: smm }]\n', smmFeature)).variants;
 const byId = (id: string) => variants.find((v) => v.id === id)!;
 
 describe('pflash padding', () => {
@@ -30,6 +30,15 @@ describe('pflash padding', () => {
   it('publishes ARM images under the names distributions use', () => {
     expect(byId('aarch64-debug').platform.code).toEqual({ built: 'QEMU_EFI.fd', published: 'QEMU_EFI-pflash.raw', padTo: VIRT_PFLASH_BYTES });
     expect(byId('x64-debug').platform.vars.published).toBe('OVMF_VARS.fd');
+  });
+
+  it('pads RISC-V images to 32 MiB and LoongArch images to 16 MiB, published as pflash images', () => {
+    expect(byId('riscv64-debug').platform.code).toEqual({ built: 'RISCV_VIRT_CODE.fd', published: 'RISCV_VIRT_CODE-pflash.raw', padTo: RISCV_VIRT_PFLASH_BYTES });
+    expect(byId('riscv64-debug').platform.vars).toEqual({ built: 'RISCV_VIRT_VARS.fd', published: 'RISCV_VIRT_VARS-pflash.raw', padTo: RISCV_VIRT_PFLASH_BYTES });
+    expect(byId('loongarch64-debug').platform.code).toEqual({ built: 'QEMU_EFI.fd', published: 'QEMU_EFI-pflash.raw', padTo: LOONGARCH_VIRT_PFLASH_BYTES });
+    expect(byId('loongarch64-debug').platform.vars).toEqual({ built: 'QEMU_VARS.fd', published: 'QEMU_VARS-pflash.raw', padTo: LOONGARCH_VIRT_PFLASH_BYTES });
+    expect([RISCV_VIRT_PFLASH_BYTES, LOONGARCH_VIRT_PFLASH_BYTES]).toEqual([33554432, 16777216]);
+    expect(padImage(Buffer.from([7]), LOONGARCH_VIRT_PFLASH_BYTES).length).toBe(16777216);
   });
 });
 
@@ -52,6 +61,13 @@ describe('QEMU command line', () => {
   it('gives ARM and AARCH64 the virt machine and a CPU', () => {
     expect(qemuLaunch(byId('arm-debug'), 'c', 'v').argv.slice(0, 5)).toEqual(['qemu-system-arm', '-machine', 'virt,pflash0=code,pflash1=vars', '-cpu', 'cortex-a15']);
     expect(qemuLaunch(byId('aarch64-debug'), 'c', 'v').argv.slice(3, 5)).toEqual(['-cpu', 'max']);
+  });
+
+  it('boots RISCV64 on virt with QEMU\'s default CPU, LOONGARCH64 on virt with la464', () => {
+    expect(qemuLaunch(byId('riscv64-debug'), 'c', 'v').argv.slice(0, 5)).toEqual(['qemu-system-riscv64', '-machine', 'virt,pflash0=code,pflash1=vars', '-m', '1024']);
+    expect(qemuLaunch(byId('loongarch64-debug'), 'c', 'v').argv.slice(0, 5)).toEqual(['qemu-system-loongarch64', '-machine', 'virt,pflash0=code,pflash1=vars', '-cpu', 'la464']);
+    expect(qemuLaunch(byId('riscv64-debug'), 'c', 'v').removableBootFile).toBe('BOOTRISCV64.EFI');
+    expect(qemuLaunch(byId('loongarch64-debug'), 'c', 'v').removableBootFile).toBe('BOOTLOONGARCH64.EFI');
   });
 
   it('fills the placeholders and doubles commas in paths', () => {

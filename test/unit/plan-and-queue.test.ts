@@ -65,8 +65,8 @@ describe('--only', () => {
   });
 
   it('rejects a pattern that matches nothing and lists the variants', () => {
-    expect(errorOf(() => selectVariants(parse(defaultText).variants, 'riscv*'))).toMatch(
-      /^--only riscv\* matches no variant \(variants: x64-debug, ia32-debug, .*, aarch64-secureboot-tpm2-network-release \(npm run matrix -- --list\)\)$/);
+    expect(errorOf(() => selectVariants(parse(defaultText).variants, 'ppc64*'))).toMatch(
+      /^--only ppc64\* matches no variant \(variants: x64-debug, ia32-debug, .*, aarch64-secureboot-tpm2-network-release \(npm run matrix -- --list\)\)$/);
   });
 });
 
