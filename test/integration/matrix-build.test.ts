@@ -5,7 +5,7 @@
  * whose build fails does not stop or lose the others, every published file verifies, every
  * manifest argv boots to the UEFI Shell, and a broken image fails verification with its serial
  * log kept. That two clean builds give the same bytes is proven where it costs one build, not
- * five: the release rehearsal's rebuild.yml job rebuilds a released variant from nothing in a
+ * seven: the release rehearsal's rebuild.yml job rebuilds a released variant from nothing in a
  * cache of its own and compares every file (docs/testing.md).
  */
 import { execFile, execFileSync, type ExecFileException } from 'node:child_process';
@@ -22,7 +22,7 @@ const exec = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-it-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const out = join(work, 'artifacts');
-const BUILT = ['aarch64-debug', 'aarch64-secureboot-tpm2-debug', 'arm-debug', 'ia32-debug', 'x64-secureboot-smm-debug'];
+const BUILT = ['aarch64-debug', 'aarch64-secureboot-tpm2-debug', 'arm-debug', 'ia32-debug', 'loongarch64-debug', 'riscv64-debug', 'x64-secureboot-smm-debug'];
 const SECURE = ['aarch64-secureboot-tpm2-debug', 'x64-secureboot-smm-debug'];
 const KEY_SETS = ['microsoft', 'snakeoil', 'lab'];
 
@@ -53,7 +53,7 @@ describe('npm run matrix -- --verify against the real engine', () => {
   it('exits 1 because one variant failed, after building and booting the others', () => {
     for (const id of BUILT) expect(run.stderr).toMatch(new RegExp(`${id}\\s+built`));
     expect(run.stderr).toMatch(/x64-broken-debug\s+failed/);
-    expect(run.stderr).toMatch(/5 booted, 0 failed/);
+    expect(run.stderr).toMatch(/7 booted, 0 failed/);
     expect(run.code).toBe(1);
   });
 
@@ -80,6 +80,11 @@ describe('npm run matrix -- --verify against the real engine', () => {
       expect(statSync(join(out, id, 'QEMU_VARS-pflash.raw')).size).toBe(67108864);
     }
     for (const set of KEY_SETS) expect(statSync(join(out, 'aarch64-secureboot-tpm2-debug', `QEMU_VARS-pflash.${set}.raw`)).size).toBe(67108864);
+  });
+
+  it('pads RISCV64 code and vars to exactly 32 MiB and LOONGARCH64\'s to 16 MiB, as Debian does', () => {
+    for (const name of ['RISCV_VIRT_CODE-pflash.raw', 'RISCV_VIRT_VARS-pflash.raw']) expect(statSync(join(out, 'riscv64-debug', name)).size).toBe(33554432);
+    for (const name of ['QEMU_EFI-pflash.raw', 'QEMU_VARS-pflash.raw']) expect(statSync(join(out, 'loongarch64-debug', name)).size).toBe(16777216);
   });
 
   it('publishes each enrolled store with its own descriptor (enrolled-keys, priority 40) and launch script', () => {
