@@ -51,7 +51,7 @@ export interface InstallRequest {
 const temp = (dir: string, label: string) => join(dir, `${TEMP_PREFIX}${process.pid}-${label}`);
 
 /** Unpacks one verified archive into `dir`, every file fsynced and checked against the index. */
-async function unpack(archive: string, id: string, want: readonly ArtifactFile[], dir: string, signal: AbortSignal): Promise<void> {
+export async function unpack(archive: string, id: string, want: readonly ArtifactFile[], dir: string, signal: AbortSignal): Promise<void> {
   const listed = new Map(want.map((f) => [f.path.slice(id.length + 1), f]));
   await mkdir(dir);
   await readVariantArchive(createReadStream(archive), id, want.reduce((n, f) => n + f.size, 0), async (entry) => {
@@ -120,6 +120,7 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
       const final = paths.live ? join(paths.dataDir, STORE_DIR, storeName) : join(paths.dataDir, id);
       const staged = paths.live ? final : join(paths.dataDir, `${TEMP_PREFIX}${process.pid}-${id}`);
       const old = previous.variants.find((v) => v.id === id);
+      if (old?.layout === 'debian') throw new ReleaseError(`install ${id}`, 'is installed here in Debian\'s layout', 'uninstall it first, or pull with --layout debian');
       const reuse = paths.live && old?.storeDir === final && await exists(disk(final));
       if (!reuse) {
         const stageDir = temp(disk(paths.live ? join(paths.dataDir, STORE_DIR) : paths.dataDir), `stage-${id}`);
