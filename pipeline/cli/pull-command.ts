@@ -40,7 +40,7 @@ export const PULL_OPTIONS = {
   },
   prefix: { type: 'string', arg: 'DIR', section: WHERE, help: '/usr/local for a system install, /usr with --destdir' },
   layout: {
-    type: 'string', arg: 'NAME', section: WHERE,
+    type: 'string', arg: 'NAME', section: WHERE, choices: ['debian'],
     help: '\'debian\' (with --destdir): Debian\'s own paths and names, as its packages ovmf,\novmf-ia32, qemu-efi-aarch64 and qemu-efi-arm ship them, from a release of distro.yaml',
   },
   only: { type: 'string', arg: 'IDS', help: 'only these variants: comma-separated ids or globs (x64-*)' },
@@ -96,7 +96,6 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
     out.write(PULL_HELP);
     return 0;
   }
-  if (v.layout !== undefined && v.layout !== 'debian') throw usage(`--layout: "${v.layout}" is not a layout (e.g. --layout debian)`);
   const debian = v.layout === 'debian';
   if (debian && v.destdir === undefined) throw usage('--layout debian goes with --destdir DIR (a package build)');
   if (debian && v.prefix !== undefined && v.prefix !== '/usr') throw usage(`--prefix ${v.prefix}: Debian's layout is under /usr`);

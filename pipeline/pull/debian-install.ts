@@ -13,20 +13,19 @@ import { createPrivateKey, createPublicKey, X509Certificate } from 'node:crypto'
 import { link, mkdir, readFile, rename, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { BUILTIN_KEY_SETS, pinMismatch, REPO_CERTS, SNAKEOIL_KEY } from '../config/key-sets.ts';
-import { RECEIPT_FORMAT, type InstalledVariant, type Log, type Manifest, type Receipt } from '../domain.ts';
-import { CancelledError, DestinationError, InstallError, MatrixError, ReleaseError, UsageError } from '../errors.ts';
-import { publishFile, syncPath, writeFileSynced } from '../host/atomic-publish.ts';
+import { RECEIPT_FORMAT, type InstalledVariant, type Manifest, type Receipt } from '../domain.ts';
+import { CancelledError, DestinationError, ReleaseError, UsageError } from '../errors.ts';
+import { syncPath, writeFileSynced } from '../host/atomic-publish.ts';
 import { exists } from '../host/exists.ts';
 import { MANIFEST_FILE, TEMP_PREFIX } from '../layout.ts';
-import type { VerifiedRelease } from '../release/verify-release.ts';
 import { sha256Hex } from '../checksums.ts';
 import { DEBIAN_FILES, DEBIAN_VARIANTS, variantOf, type DebianFile } from './debian-layout.ts';
-import { onDisk, type InstallPaths } from './install-paths.ts';
-import { unpack } from './install.ts';
+import { onDisk } from './install-paths.ts';
+import { unpack, type InstallRequest } from './install.ts';
 import { rewriteDescriptor } from './installed-descriptor.ts';
-import { journalPath, settle, writeJournal, type InstallJournal } from './install-journal.ts';
-import { missingDirs } from './missing-dirs.ts';
-import { readReceipt, receiptPath, receiptText, recordedLocation } from './receipt.ts';
+import { journalPath, writeJournal } from './install-journal.ts';
+import { readReceipt, receiptText, recordedLocation } from './receipt.ts';
+import { commitReceipt, stagingJournal, undoInstall } from './transaction.ts';
 
 /** Where Debian's files live; receipts record them relative to it. */
 export const DEBIAN_ROOT = '/usr/share';
@@ -81,24 +80,15 @@ async function snakeoilPair(manifest: Manifest, origin: string): Promise<{ pem: 
   return { pem, key };
 }
 
-export interface DebianInstallRequest {
-  readonly paths: InstallPaths;
-  readonly release: VerifiedRelease;
-  readonly location: string;
-  readonly ids: readonly string[];
+/** install.ts's request, with Debian's files instead of descriptor numbering. */
+export interface DebianInstallRequest extends Omit<InstallRequest, 'prefer'> {
   readonly selection: DebianSelection;
-  readonly log: Log;
-  readonly signal: AbortSignal;
-  readonly made?: readonly string[];
-  /** As install.ts's: called between steps, by name (tests simulate a crash there). */
-  readonly step?: (name: string) => Promise<void>;
 }
 
 export async function installDebianLayout(req: DebianInstallRequest): Promise<Receipt> {
   const { paths, release, signal, log, selection } = req;
   if (paths.mode !== 'package') throw new UsageError('--layout debian goes with --destdir', 'Debian\'s paths belong to its packages: build one with --destdir DIR');
   const disk = (p: string) => onDisk(paths, p);
-  const recorded = (d: string) => (paths.destdir ? d.slice(paths.destdir.length) : d);
   const step = req.step ?? (() => Promise.resolve());
   const checkAbort = () => {
     if (signal.aborted) throw new CancelledError();
@@ -117,8 +107,8 @@ export async function installDebianLayout(req: DebianInstallRequest): Promise<Re
 
   const stage = join(paths.dataDir, `${TEMP_PREFIX}${process.pid}-debian`);
   const parents = [...new Set([paths.dataDir, ...selection.files.map((f) => dirname(f.path))])].map(disk);
-  const created = [...new Set([...req.made ?? [], ...(await Promise.all(parents.map(missingDirs))).flat().map(recorded)])].filter((d) => d !== '');
-  let journal: InstallJournal = { generator: 'edk2-matrix-pull-journal', pid: process.pid, phase: 'staging', created };
+  let journal = await stagingJournal(paths, parents, req.made);
+  const created = journal.created;
   let journaled = false;
   try {
     await mkdir(disk(paths.dataDir), { recursive: true });
@@ -206,22 +196,9 @@ export async function installDebianLayout(req: DebianInstallRequest): Promise<Re
     }
     for (const d of new Set(moves.map((m) => dirname(m.dir)))) await syncPath(disk(d));
     checkAbort();
-    await publishFile(receiptPath(paths), text);
-    await syncPath(disk(paths.dataDir));
-    await step('receipt');
-    const { complete } = await settle(paths, journal, log);
-    if (!complete) log.warn(`${disk(paths.dataDir)}: installed, but some of what it replaced is left; the next pull or --check removes it`);
+    await commitReceipt(paths, journal, text, log, step);
     return receipt;
   } catch (err) {
-    if (journaled) {
-      const { complete } = await settle(paths, journal, log).catch((e: unknown) => {
-        log.warn(`undoing the install failed: ${(e as Error).message}`);
-        return { complete: false };
-      });
-      if (!complete) log.warn(`${disk(paths.dataDir)}: not all of the install could be undone; the next pull or --check repairs it`);
-    }
-    if (err instanceof MatrixError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    throw new InstallError(disk(paths.dataDir), e.code ? `${e.code} (${e.syscall ?? 'write'} ${e.path ?? ''})`.replace(' )', ')') : e.message, { cause: err });
+    return undoInstall(paths, journaled ? journal : undefined, err, log);
   }
 }
