@@ -530,6 +530,11 @@ export interface InstalledVariant {
   readonly dir: string;
   /** The immutable store directory holding the files (the same as `dir` under --destdir). */
   readonly storeDir: string;
+  /**
+   * 'debian' (`pull --layout debian`): `files` are paths under `storeDir` (/usr/share) in
+   * Debian's layout, shared with other variants' files; absent: the variant's own directory.
+   */
+  readonly layout?: 'debian';
   readonly files: readonly ArtifactFile[];
   /** The QEMU firmware descriptors written for it (its own, and one per enrolled store), with their digests. */
   readonly descriptors: readonly { readonly path: string; readonly sha256: string }[];

@@ -10,6 +10,8 @@ import { selectVariants } from '../config/select.ts';
 import { UsageError } from '../errors.ts';
 import { checkInstall } from '../pull/check-install.ts';
 import { atDestination } from '../pull/destination.ts';
+import { installDebianLayout, selectDebianFiles } from '../pull/debian-install.ts';
+import { DEBIAN_VARIANTS } from '../pull/debian-layout.ts';
 import { installRelease } from '../pull/install.ts';
 import { installPaths, onDisk } from '../pull/install-paths.ts';
 import { readReceipt, receiptPath } from '../pull/receipt.ts';
@@ -37,6 +39,10 @@ export const PULL_OPTIONS = {
     help: 'a package build: everything under DIR, files in <prefix>/share/edk2-matrix,\ndescriptors in <prefix>/share/qemu/firmware, paths recorded without DIR',
   },
   prefix: { type: 'string', arg: 'DIR', section: WHERE, help: '/usr/local for a system install, /usr with --destdir' },
+  layout: {
+    type: 'string', arg: 'NAME', section: WHERE, choices: ['debian'],
+    help: '\'debian\' (with --destdir): Debian\'s own paths and names, as its packages ovmf,\novmf-ia32, qemu-efi-aarch64 and qemu-efi-arm ship them, from a release of distro.yaml',
+  },
   only: { type: 'string', arg: 'IDS', help: 'only these variants: comma-separated ids or globs (x64-*)' },
   trust: {
     type: 'strings', arg: 'FILE|DIR',
@@ -90,6 +96,9 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
     out.write(PULL_HELP);
     return 0;
   }
+  const debian = v.layout === 'debian';
+  if (debian && v.destdir === undefined) throw usage('--layout debian goes with --destdir DIR (a package build)');
+  if (debian && v.prefix !== undefined && v.prefix !== '/usr') throw usage(`--prefix ${v.prefix}: Debian's layout is under /usr`);
   const paths = installPaths({ user: v.user, destdir: v.destdir, prefix: v.prefix });
   const log = createReporter(stderr);
 
@@ -125,7 +134,10 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
 
   // The signed index names the variants; --only is checked against it before any archive is fetched.
   const head = await verifyRelease(reader, trust, { only: new Set(), signal });
-  const ids = selectVariants(head.index.variants, v.only).map((x) => x.id);
+  // Debian's layout takes, without --only, exactly the variants of distro.yaml it names.
+  const ids = selectVariants(head.index.variants, v.only).map((x) => x.id).filter((id) => !debian || v.only !== undefined || DEBIAN_VARIANTS.includes(id));
+  const selection = debian ? selectDebianFiles(head.index.variants.map((x) => x.id), ids, v.only !== undefined, head.index.release.tag) : undefined;
+  if (selection) for (const f of selection.skipped) log.warn(`${f.path} left out: it names a file of a variant not chosen with --only`);
   checkExpectedTag(v.expectTag, head.signed!);
   checkNoDowngrade((await readReceipt(paths)).variants, ids, head.signed!, v.allowDowngrade);
   const release = await verifyRelease(reader, trust, { only: new Set(ids), signal });
@@ -137,6 +149,10 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
     for (const line of report.lines) log.info(line);
     for (const w of report.warnings) log.warn(w);
   }
+  if (v.dryRun && selection) {
+    for (const f of selection.files) out.write(`would install ${onDisk(paths, f.path)}\n`);
+    return 0;
+  }
   if (v.dryRun) {
     out.write(`would install ${ids.join(', ')} into ${onDisk(paths, paths.dataDir)}, descriptors into ${onDisk(paths, paths.descriptorDir)}\n`);
     return 0;
@@ -144,8 +160,14 @@ export async function pullCommand(argv: readonly string[], signal: AbortSignal, 
   const receipt = await atDestination(paths, { log, signal }, async (lock) => {
     // Again under the lock: another pull may have installed a newer release meanwhile.
     checkNoDowngrade((await readReceipt(paths)).variants, ids, head.signed!, v.allowDowngrade);
-    return installRelease({ paths, release, location, ids, prefer: v.prefer, log, signal, made: lock.made });
+    return selection
+      ? installDebianLayout({ paths, release, location, ids, selection, log, signal, made: lock.made })
+      : installRelease({ paths, release, location, ids, prefer: v.prefer, log, signal, made: lock.made });
   });
+  if (selection) {
+    out.write(`installed ${selection.files.length} file(s) of ${ids.length} variant(s) from ${location} in Debian's layout under ${paths.destdir}; receipt ${receiptPath(paths)}\n`);
+    return 0;
+  }
   for (const x of receipt.variants.filter((r) => ids.includes(r.id))) {
     out.write(`${x.id}: ${onDisk(paths, x.dir)} (descriptor${x.descriptors.length > 1 ? 's' : ''} ${x.descriptors.map((d) => onDisk(paths, d.path)).join(', ')})\n`);
   }

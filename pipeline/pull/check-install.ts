@@ -1,10 +1,12 @@
 /**
  * `pull --check`: re-hashes everything a receipt lists and reports drift — a file changed,
- * missing or added, a variant's link pointing elsewhere, a descriptor changed or gone.
+ * missing or added (not in Debian's shared directories), a variant's link pointing elsewhere,
+ * a descriptor changed or gone.
  */
 import { readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { hashFile } from '../checksums.ts';
+import { exists } from '../host/exists.ts';
 import type { Receipt } from '../domain.ts';
 import { STORE_DIR } from '../layout.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
@@ -17,10 +19,13 @@ export async function checkInstall(paths: InstallPaths, receipt: Receipt): Promi
       const target = await readlink(disk(v.dir)).catch(() => undefined);
       if (target !== join(STORE_DIR, basename(v.storeDir))) drift.push(`${v.dir}: ${target === undefined ? 'missing' : `points to ${target}, not to its store directory`}`);
     }
-    const present = new Set(await readdir(disk(v.storeDir)).catch(() => [] as string[]));
+    // In Debian's layout the directories are shared with other variants and packages: only
+    // what the receipt lists is checked.
+    const shared = v.layout === 'debian';
+    const present = new Set(shared ? [] : await readdir(disk(v.storeDir)).catch(() => [] as string[]));
     for (const f of v.files) {
       const path = join(v.storeDir, f.path);
-      if (!present.delete(f.path)) {
+      if (shared ? !(await exists(disk(path))) : !present.delete(f.path)) {
         drift.push(`${path}: missing`);
         continue;
       }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { RECEIPT_FORMAT, type ArtifactFile, type InstalledVariant, type Manifest, type Receipt } from '../domain.ts';
-import { CancelledError, DestinationError, InstallError, MatrixError, ReleaseError } from '../errors.ts';
+import { CancelledError, DestinationError, ReleaseError } from '../errors.ts';
 import { fileMode, MANIFEST_FILE, STORE_DIR, TEMP_PREFIX } from '../layout.ts';
 import { publishFile, syncPath } from '../host/atomic-publish.ts';
 import type { Log } from '../domain.ts';
@@ -25,9 +25,9 @@ import type { VerifiedRelease } from '../release/verify-release.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
 import { exists } from '../host/exists.ts';
 import { installedDescriptorName, rewriteDescriptor } from './installed-descriptor.ts';
-import { journalPath, pointLink, settle, writeJournal, type InstallJournal } from './install-journal.ts';
-import { missingDirs } from './missing-dirs.ts';
-import { readReceipt, receiptPath, receiptText, recordedLocation } from './receipt.ts';
+import { journalPath, pointLink, writeJournal } from './install-journal.ts';
+import { readReceipt, receiptText, recordedLocation } from './receipt.ts';
+import { commitReceipt, stagingJournal, undoInstall } from './transaction.ts';
 import { sha256Hex } from '../checksums.ts';
 
 export interface InstallRequest {
@@ -51,7 +51,7 @@ export interface InstallRequest {
 const temp = (dir: string, label: string) => join(dir, `${TEMP_PREFIX}${process.pid}-${label}`);
 
 /** Unpacks one verified archive into `dir`, every file fsynced and checked against the index. */
-async function unpack(archive: string, id: string, want: readonly ArtifactFile[], dir: string, signal: AbortSignal): Promise<void> {
+export async function unpack(archive: string, id: string, want: readonly ArtifactFile[], dir: string, signal: AbortSignal): Promise<void> {
   const listed = new Map(want.map((f) => [f.path.slice(id.length + 1), f]));
   await mkdir(dir);
   await readVariantArchive(createReadStream(archive), id, want.reduce((n, f) => n + f.size, 0), async (entry) => {
@@ -89,7 +89,6 @@ interface Prepared {
 export async function installRelease(req: InstallRequest): Promise<Receipt> {
   const { paths, release, signal, log } = req;
   const disk = (p: string) => onDisk(paths, p);
-  const recorded = (d: string) => (paths.destdir ? d.slice(paths.destdir.length) : d);
   const step = req.step ?? (() => Promise.resolve());
   const previous = await readReceipt(paths);
   if (await exists(journalPath(paths))) {
@@ -99,8 +98,8 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
     if (signal.aborted) throw new CancelledError();
   };
   const dirs = [paths.dataDir, paths.descriptorDir, ...(paths.live ? [join(paths.dataDir, STORE_DIR)] : [])].map(disk);
-  const created = [...new Set([...req.made ?? [], ...(await Promise.all(dirs.map(missingDirs))).flat().map(recorded)])].filter((d) => d !== '');
-  let journal: InstallJournal = { generator: 'edk2-matrix-pull-journal', pid: process.pid, phase: 'staging', created };
+  let journal = await stagingJournal(paths, dirs, req.made);
+  const created = journal.created;
   let journaled = false;
   try {
     // 0. The journal, before anything else changes.
@@ -120,6 +119,7 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
       const final = paths.live ? join(paths.dataDir, STORE_DIR, storeName) : join(paths.dataDir, id);
       const staged = paths.live ? final : join(paths.dataDir, `${TEMP_PREFIX}${process.pid}-${id}`);
       const old = previous.variants.find((v) => v.id === id);
+      if (old?.layout === 'debian') throw new ReleaseError(`install ${id}`, 'is installed here in Debian\'s layout', 'uninstall it first, or pull with --layout debian');
       const reuse = paths.live && old?.storeDir === final && await exists(disk(final));
       if (!reuse) {
         const stageDir = temp(disk(paths.live ? join(paths.dataDir, STORE_DIR) : paths.dataDir), `stage-${id}`);
@@ -209,23 +209,9 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
     }
     await syncPath(disk(paths.descriptorDir));
     checkAbort();
-    await publishFile(receiptPath(paths), text);
-    await syncPath(disk(paths.dataDir));
-    await step('receipt');
-    // Committed: what the new install replaced can go.
-    const { complete } = await settle(paths, journal, log);
-    if (!complete) log.warn(`${disk(paths.dataDir)}: installed, but some of what it replaced is left; the next pull or --check removes it`);
+    await commitReceipt(paths, journal, text, log, step);
     return receipt;
   } catch (err) {
-    if (journaled) {
-      const { complete } = await settle(paths, journal, log).catch((e: unknown) => {
-        log.warn(`undoing the install failed: ${(e as Error).message}`);
-        return { complete: false };
-      });
-      if (!complete) log.warn(`${disk(paths.dataDir)}: not all of the install could be undone; the next pull or --check repairs it`);
-    }
-    if (err instanceof MatrixError) throw err;
-    const e = err as NodeJS.ErrnoException;
-    throw new InstallError(disk(paths.dataDir), e.code ? `${e.code} (${e.syscall ?? 'write'} ${e.path ?? ''})`.replace(' )', ')') : e.message, { cause: err });
+    return undoInstall(paths, journaled ? journal : undefined, err, log);
   }
 }

@@ -25,6 +25,7 @@ export const receiptSchema = z.object({
     id: z.string().min(1),
     dir: ABSOLUTE,
     storeDir: ABSOLUTE,
+    layout: z.literal('debian').optional(),
     files: z.array(z.object({ path: z.string().min(1), sha256: SHA256, size: z.number().int().nonnegative() })),
     descriptors: z.array(z.object({ path: ABSOLUTE, sha256: SHA256 })),
     release: z.object({ location: z.string(), tag: z.string().optional(), keyId: z.string(), archiveSha256: SHA256 }),

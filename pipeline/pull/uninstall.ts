@@ -1,6 +1,7 @@
 /**
  * `uninstall`: removes exactly what a receipt lists — each variant's descriptor, link, store
- * directory and listed files — and nothing else: a file someone added to an installed
+ * directory and listed files (in Debian's layout, its files in Debian's shared directories,
+ * which stay) — and nothing else: a file someone added to an installed
  * directory stays, and so does the directory holding it (with a warning). Whatever it could
  * not remove is reported, path by path, and its variant stays in the receipt, so that running
  * uninstall again (once the cause is fixed) finishes the job.
@@ -43,7 +44,7 @@ export async function uninstall(paths: InstallPaths, receipt: Receipt, ids: read
     for (const d of v.descriptors) await attempt(disk(d.path), () => rm(disk(d.path)));
     if (paths.live) await attempt(disk(v.dir), () => unlink(disk(v.dir)));
     for (const f of v.files) await attempt(disk(join(v.storeDir, f.path)), () => rm(disk(join(v.storeDir, f.path))));
-    if (failed.length === before) {
+    if (failed.length === before && v.layout !== 'debian') {
       await rmdir(disk(v.storeDir)).catch(async (err: unknown) => {
         const left = await readdir(disk(v.storeDir)).catch(() => [] as string[]);
         if (left.length) log.warn(`${v.storeDir}: left in place, it holds files pull did not install (${left.join(', ')})`);

@@ -5,7 +5,7 @@
  * the integration tests do the same with real builds.
  */
 import { createHash } from 'node:crypto';
-import type { BootRecord, BuilderImage, PreparedSource, Variant } from '../../pipeline/domain.ts';
+import type { BootRecord, BuilderImage, EnrolledStore, PreparedSource, Variant } from '../../pipeline/domain.ts';
 import { writeIndex } from '../../pipeline/export/artifacts-index.ts';
 import { publishVariant } from '../../pipeline/export/export-variant.ts';
 import { describeFile, makeBuildRecord, makeManifest } from '../../pipeline/export/manifest.ts';
@@ -54,6 +54,8 @@ export interface FakeOptions {
   readonly image?: BuilderImage;
   readonly boot?: Partial<BootRecord> | undefined;
   readonly installPrefix?: string;
+  /** Enrolled stores to publish (their vars files are made up too); none by default. */
+  readonly enrolled?: readonly EnrolledStore[];
 }
 
 /** Publishes `variant` into `outDir` as a build would, with made-up firmware bytes. */
@@ -63,11 +65,13 @@ export async function writeFakeVariant(outDir: string, variant: Variant, o: Fake
   const recipe = makeRecipe(variant, { sourceDateEpoch: epoch, installPrefix: prefix });
   const plan = { variant, recipe, key: createHash('sha256').update(`key ${variant.id}`).digest('hex'), threads: 2 };
   const image = o.image ?? FAKE_IMAGE;
-  const inputs = { plan, source: o.source ?? FAKE_SOURCE, image, enrolled: [] };
+  const enrolled = o.enrolled ?? [];
+  const inputs = { plan, source: o.source ?? FAKE_SOURCE, image, enrolled };
   const p = variant.platform;
   const files = [
     { name: p.code.published, data: bytes(`code ${variant.id}`, p.code.padTo ? 256 * 1024 : 64 * 1024) },
     { name: p.vars.published, data: bytes(`vars ${variant.id}`, 16 * 1024) },
+    ...enrolled.map((s) => ({ name: s.varsTemplate, data: bytes(`vars ${variant.id} ${s.keySet}`, 16 * 1024) })),
     ...recipe.rendered.map((r) => ({ name: r.name, data: Buffer.from(r.text) })),
   ].sort((a, b) => a.name.localeCompare(b.name));
   const manifest = makeManifest({ ...inputs, files: files.map(describeFile) });

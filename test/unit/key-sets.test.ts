@@ -9,6 +9,15 @@ import { enrolledLaunchScript, enrolledVarsName, fileMode } from '../../pipeline
 import { errorOf, parse, withMatrix, DEFAULT_MATRIX, REPO } from '../helpers/config.ts';
 import { loadConfig, parseConfig } from '../../pipeline/config/load.ts';
 import { tempDir } from '../helpers/temp-dir.ts';
+import { DEBIAN_FILES, DEBIAN_VARIANTS, debianTable } from '../../pipeline/pull/debian-layout.ts';
+
+/** Lines of test/fixtures/debian-file-list.txt: `package path` or `package path -> target`. */
+function debianFileList(text: string): { package: string; path: string; linkTo: string | undefined }[] {
+  return text.split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => {
+    const [pkg, path, arrow, target] = l.trim().split(/\s+/);
+    return { package: pkg!, path: path!, linkTo: arrow === '->' ? target : undefined };
+  });
+}
 
 const sbFeature = (enroll: string) => `  sb:\n    defines: { SECURE_BOOT_ENABLE: true, SMM_REQUIRE: true }\n    dsc: { X64: OvmfPkg/OvmfPkgIa32X64.dsc }\n    enroll: ${enroll}`;
 
@@ -79,21 +88,52 @@ describe('Secure Boot key sets', () => {
     expect(['microsoft', 'snakeoil'].map((k) => enrolledDescriptorFileName(v, k))).toEqual(['41-edk2-x64-sb-debug-microsoft.json', '40-edk2-x64-sb-debug-snakeoil.json']);
   });
 
-  it('builds with distro.yaml the set Debian ships, under the names docs/downstream.md maps Debian\'s to', () => {
+  it('builds with distro.yaml the set Debian ships, and maps every Debian file to one of ours in docs/downstream.md', () => {
     const config = loadConfig(join(REPO, 'distro.yaml'));
     const doc = readFileSync(join(REPO, 'docs', 'downstream.md'), 'utf8');
-    const table = doc.slice(doc.indexOf('## The firmware set a distribution ships'));
-    expect(config.variants.map((v) => v.id).sort()).toEqual([
-      'aarch64-secureboot-tpm2-network-release', 'aarch64-tpm2-network-release', 'x64-secureboot-smm-tpm2-network-release', 'x64-tpm2-network-release',
-    ]);
-    for (const v of config.variants) {
-      expect(table).toContain(`\`${v.id}/\``);
-      expect(table).toContain(descriptorFileName(v));
-      if (v.defines.SECURE_BOOT_ENABLE) {
-        expect(v.keySets.map((k) => k.name)).toEqual(['microsoft', 'snakeoil']);
-        for (const k of v.keySets) expect(table).toContain(enrolledVarsName(v.platform.vars.published, k.name));
-        expect(table).toContain(enrolledDescriptorFileName(v, 'microsoft'));
+    expect(doc).toContain(debianTable());
+    const byId = new Map(config.variants.map((v) => [v.id, v]));
+    // Every variant of distro.yaml serves Debian's layout, and every variant the layout names is built.
+    expect([...byId.keys()].sort()).toEqual([...DEBIAN_VARIANTS].sort());
+    for (const f of DEBIAN_FILES) {
+      const s = f.source;
+      if (s.kind === 'file') {
+        const v = byId.get(s.variant)!;
+        const names = [v.platform.code.published, v.platform.vars.published, ...v.keySets.map((k) => enrolledVarsName(v.platform.vars.published, k.name))];
+        expect(names, f.path).toContain(s.file);
+      }
+      if (s.kind === 'descriptor') {
+        const v = byId.get(s.variant)!;
+        expect(s.keySet === undefined || v.keySets.some((k) => k.name === s.keySet), f.path).toBe(true);
+        // The descriptor's priority is Debian's: 40 enrolled, 50 secure boot, 60 the rest.
+        const ours = s.keySet ? enrolledDescriptorFileName(v, s.keySet) : descriptorFileName(v);
+        expect(f.path.split('/').pop()!.slice(0, 2), f.path).toBe(ours.slice(0, 2));
+        for (const p of [s.code, s.vars]) expect(DEBIAN_FILES.some((t) => t.path === p && t.source.kind !== 'none'), p).toBe(true);
       }
     }
+    // Debian's secure-boot images have no built-in Shell; the shim-compatible ones uninstall the memory attribute protocol.
+    for (const v of config.variants.filter((x) => x.defines.SECURE_BOOT_ENABLE === 'TRUE')) {
+      expect(v.defines.BUILD_SHELL, v.id).toBe('FALSE');
+      expect(v.pcds['gUefiOvmfPkgTokenSpaceGuid.PcdUninstallMemAttrProtocol'], v.id).toBe(v.features.includes('strictnx') ? 'FALSE' : 'TRUE');
+    }
+  });
+
+  it('has a row for every file of Debian\'s packages, and none Debian does not ship', () => {
+    const listed = debianFileList(readFileSync(join(REPO, 'test', 'fixtures', 'debian-file-list.txt'), 'utf8'));
+    expect(listed.length).toBeGreaterThan(50);
+    const rows = new Map(DEBIAN_FILES.map((f) => [f.path, f]));
+    for (const d of listed) {
+      const row = rows.get(d.path);
+      expect(row, `${d.package} ${d.path} has no row in pipeline/pull/debian-layout.ts`).toBeDefined();
+      expect(row!.package, d.path).toBe(d.package);
+      if (d.linkTo && row!.source.kind === 'link') expect(`${d.path.slice(0, d.path.lastIndexOf('/'))}/${row!.source.target}`).toBe(d.linkTo);
+    }
+    expect(DEBIAN_FILES.map((f) => f.path).filter((p) => !listed.some((d) => d.path === p))).toEqual([]);
+    expect(new Set(DEBIAN_FILES.map((f) => f.path)).size).toBe(DEBIAN_FILES.length);
+  });
+
+  it('notices a Debian file without a row', () => {
+    const listed = debianFileList('ovmf /usr/share/OVMF/OVMF_CODE_4M.fd\novmf /usr/share/OVMF/OVMF_CODE_8M.fd\n');
+    expect(listed.filter((d) => !DEBIAN_FILES.some((f) => f.path === d.path)).map((d) => d.path)).toEqual(['/usr/share/OVMF/OVMF_CODE_8M.fd']);
   });
 });
