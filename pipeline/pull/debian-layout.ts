@@ -1,12 +1,10 @@
 /**
  * Debian's firmware file set, as data: every file of the binary packages ovmf, ovmf-ia32,
- * qemu-efi-aarch64 and qemu-efi-arm of edk2 2025.02-8+deb13u1 (its debian/*.install and
+ * qemu-efi-aarch64, qemu-efi-arm, qemu-efi-riscv64 and qemu-efi-loongarch64 of edk2 2025.02-8+deb13u1 (its debian/*.install and
  * debian/*.links), and which file of which distro.yaml variant stands for it. `pull --layout
  * debian` installs a release by this table; docs/downstream.md shows it, and
  * test/unit/key-sets.test.ts keeps the two, distro.yaml and Debian's file list
  * (test/fixtures/debian-file-list.txt) in step.
- * qemu-efi-riscv64 and qemu-efi-loongarch64 are listed as not provided until RISCV64 and
- * LOONGARCH64 are architectures of platforms.ts.
  */
 
 export type DebianPackage = 'ovmf' | 'ovmf-ia32' | 'qemu-efi-aarch64' | 'qemu-efi-arm' | 'qemu-efi-riscv64' | 'qemu-efi-loongarch64';
@@ -44,6 +42,8 @@ const AA = 'aarch64-tpm2-network-release';
 const AA_SB = 'aarch64-secureboot-enrolled-tpm2-network-release';
 const AA_NX = 'aarch64-secureboot-tpm2-network-strictnx-release';
 const ARM = 'arm-release';
+const RV = 'riscv64-network-release';
+const LA = 'loongarch64-network-release';
 
 const OVMF = '/usr/share/OVMF';
 const AAVMF = '/usr/share/AAVMF';
@@ -58,8 +58,6 @@ const none = (pkg: DebianPackage, path: string, why: string): DebianFile => ({ p
 
 const UNIFIED = 'the unified image (code and vars in one file, for -bios) is not exported: use the split CODE/VARS pair, which every current QEMU and libvirt take';
 const BIOS = 'the unpadded image for -bios is not exported: QEMU_EFI-pflash.raw is the same code padded to 64 MiB for pflash';
-const NO_RISCV = 'not yet: RISCV64 is not an architecture of this repository yet';
-const NO_LOONGARCH = 'not yet: LOONGARCH64 is not an architecture of this repository yet';
 const DOC = 'Debian\'s own documentation of its packaging, not firmware';
 
 export const DEBIAN_FILES: readonly DebianFile[] = [
@@ -115,13 +113,13 @@ export const DEBIAN_FILES: readonly DebianFile[] = [
   descriptor('qemu-efi-arm', '60-edk2-arm.json', ARM, undefined, `${AAVMF}/AAVMF32_CODE.fd`, `${AAVMF}/AAVMF32_VARS.fd`),
   none('qemu-efi-arm', '/usr/share/doc/qemu-efi-arm/README.Debian', DOC),
   // qemu-efi-riscv64, qemu-efi-loongarch64
-  none('qemu-efi-riscv64', '/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd', NO_RISCV),
-  none('qemu-efi-riscv64', '/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd', NO_RISCV),
-  none('qemu-efi-riscv64', `${FW}/60-edk2-riscv64.json`, NO_RISCV),
+  file('qemu-efi-riscv64', '/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd', RV, 'RISCV_VIRT_CODE-pflash.raw'),
+  file('qemu-efi-riscv64', '/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd', RV, 'RISCV_VIRT_VARS-pflash.raw'),
+  descriptor('qemu-efi-riscv64', '60-edk2-riscv64.json', RV, undefined, '/usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd', '/usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd'),
   none('qemu-efi-riscv64', '/usr/share/doc/qemu-efi-riscv64/README.Debian', DOC),
-  none('qemu-efi-loongarch64', '/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd', NO_LOONGARCH),
-  none('qemu-efi-loongarch64', '/usr/share/qemu-efi-loongarch64/QEMU_VARS.fd', NO_LOONGARCH),
-  none('qemu-efi-loongarch64', `${FW}/60-edk2-loongarch64.json`, NO_LOONGARCH),
+  file('qemu-efi-loongarch64', '/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd', LA, 'QEMU_EFI-pflash.raw'),
+  file('qemu-efi-loongarch64', '/usr/share/qemu-efi-loongarch64/QEMU_VARS.fd', LA, 'QEMU_VARS-pflash.raw'),
+  descriptor('qemu-efi-loongarch64', '60-edk2-loongarch64.json', LA, undefined, '/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd', '/usr/share/qemu-efi-loongarch64/QEMU_VARS.fd'),
 ];
 
 /** The variant a Debian file needs from the release, if any (links need their target's). */
