@@ -8,6 +8,9 @@ import { sha256Hex } from '../checksums.ts';
 
 export const WORKSPACE = '/work';
 
+/** The UEFI Shell application's module, built with `-m` for images that leave it out. */
+export const SHELL_MODULE = 'ShellPkg/Application/Shell/Shell.inf';
+
 /** The builder image's wrapper: sets up the workspace, then runs edk2's `build` with its arguments unchanged. */
 export const BUILD_WRAPPER = 'edk2-build-variant';
 
@@ -47,6 +50,9 @@ export function buildEnv(variant: Variant, sourceDateEpoch: number): Record<stri
   env.EDK2_MATRIX_BUILD_DIR = platformBuildDir(variant);
   const identity = JSON.stringify([variant.platform.dsc, variant.platform.buildArches, variant.target, variant.toolchain]);
   env.EDK2_MATRIX_COOKIE_SEED = sha256Hex(identity).slice(0, 32);
+  // An image without the built-in UEFI Shell (Debian's secure-boot images) still gets its
+  // Shell.efi, built alone afterwards: verification boots it from a disk.
+  if (variant.defines.BUILD_SHELL === 'FALSE') env.EDK2_MATRIX_SHELL_MODULE = SHELL_MODULE;
   return env;
 }
 
