@@ -63,7 +63,7 @@ export async function ensureSource(
   signal: AbortSignal,
 ): Promise<PreparedSource> {
   const engine = scope.engine;
-  const identity = await sourceIdentity(spec);
+  const identity = await sourceIdentity(spec, cacheDir, log);
   const key = sourceKey(identity, image.id);
   const volume = sourceVolumeName(key, cacheNamespace(cacheDir));
   const prepared: PreparedSource = { key, volume, description: identity.description, origin: identity.origin, digests: identity.digests, components };
