@@ -77,7 +77,7 @@ export async function ensureSource(
   }
 
   const inputs = await materializeSource(spec, cacheDir, log, signal);
-  log.info(`source ${identity.description}: unpacking, patching and building BaseTools in volume ${volume}`);
+  log.info(`source ${identity.description}: ${spec.kind === 'tree' ? 'copying the tree' : 'unpacking, patching'} and building BaseTools in volume ${volume}`);
   const logDir = join(cacheDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const logPath = join(logDir, `source-${key.slice(0, 16)}.log`);

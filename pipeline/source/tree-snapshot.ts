@@ -134,7 +134,7 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
     const sha256 = st.isSymbolicLink() ? sha256Hex(`link:${readlinkSync(f)}`) : sha256Hex(await readFile(f));
     const linkname = st.isSymbolicLink() ? readlinkSync(f) : undefined;
     slots[index] = { path, type: st.isSymbolicLink() ? 'symlink' : 'file', executable: (st.mode & 0o111) !== 0, size: st.size, mtimeMs: st.mtimeMs, sha256, linkname };
-    if (st.mtimeMs < startedAt - RACY_MS && st.ctimeMs < startedAt - RACY_MS) kept[path] = [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.mode, sha256];
+    if (st.mtimeMs < startedAt - RACY_MS) kept[path] = [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.mode, sha256];
   });
   const files = slots.filter((f): f is TreeFile => f !== undefined);
   const digest = treeDigest(files);
