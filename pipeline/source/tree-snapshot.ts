@@ -25,6 +25,7 @@ import { gitHead, listTreeFiles } from './tree-files.ts';
 
 /** Bump when what a fingerprint or the digest covers changes. */
 const TREE_FORMAT = 1;
+
 /** Coarsest file-time granularity trusted (some file systems keep 1 or 2 s). */
 export const RACY_MS = 2000;
 /** Files hashed at once. */
@@ -53,23 +54,54 @@ export interface TreeSnapshot {
   readonly git: boolean;
 }
 
-/** [size, mtimeMs, ctimeMs, ino, mode, sha256] */
-const fingerprint = z.tuple([z.number(), z.number(), z.number(), z.number(), z.number(), z.string().regex(/^[0-9a-f]{64}$/)]);
-type Fingerprint = z.output<typeof fingerprint>;
+/** A file's stat as kept: `size TAB mtime TAB ctime TAB inode TAB mode` (numbers print the same every time). */
+export function statKey(st: Stats): string {
+  return `${st.size}\t${st.mtimeMs}\t${st.ctimeMs}\t${st.ino}\t${st.mode}`;
+}
+
+interface Fingerprint {
+  readonly stat: string;
+  readonly sha256: string;
+}
+
+/**
+ * The cache file: one text of `path TAB stat TAB sha256` lines (an edk2 tree has tens of
+ * thousands of files: split by hand in milliseconds, where a schema over as many objects takes
+ * half a second). A line that does not parse is no fingerprint: that file is read again.
+ */
 const storeSchema = z.object({
   format: z.literal(TREE_FORMAT),
   root: z.string(),
   digest: z.string(),
-  files: z.record(z.string(), fingerprint),
+  entries: z.string(),
 });
 const STORE_KIND: JsonFileKind = { what: 'tree fingerprint cache', hint: 'hashing the whole tree again' };
+const HEX64 = /^[0-9a-f]{64}$/;
+const STAT_FIELDS = 5;
+
+export function parseEntries(text: string): Map<string, Fingerprint> {
+  const out = new Map<string, Fingerprint>();
+  for (const line of text.split('\n')) {
+    const first = line.indexOf('\t');
+    const last = line.lastIndexOf('\t');
+    if (first < 1 || last === first) continue;
+    const stat = line.slice(first + 1, last);
+    const sha256 = line.slice(last + 1);
+    if (stat.split('\t').length !== STAT_FIELDS || !HEX64.test(sha256)) continue;
+    out.set(line.slice(0, first), { stat, sha256 });
+  }
+  return out;
+}
+
+export function formatEntries(entries: ReadonlyMap<string, Fingerprint>): string {
+  const lines: string[] = [];
+  // A path with a tab or a newline in it keeps no fingerprint: it is read every time.
+  for (const [path, fp] of entries) if (!/[\t\n]/.test(path)) lines.push(`${path}\t${fp.stat}\t${fp.sha256}`);
+  return lines.join('\n');
+}
 
 export function fingerprintFile(cacheDir: string, root: string): string {
   return join(cacheDir, 'trees', `${sha256Hex(root).slice(0, 32)}.json`);
-}
-
-function matches(fp: Fingerprint | undefined, st: Stats): fp is Fingerprint {
-  return fp !== undefined && fp[0] === st.size && fp[1] === st.mtimeMs && fp[2] === st.ctimeMs && fp[3] === st.ino && fp[4] === st.mode;
 }
 
 /** The digest of a tree's files, in path order. */
@@ -78,6 +110,14 @@ export function treeDigest(files: readonly Pick<TreeFile, 'path' | 'type' | 'exe
   h.update(`edk2-matrix tree ${TREE_FORMAT}\n`);
   for (const f of files) h.update(`${f.type} ${f.executable ? 'x' : '-'} ${f.sha256} ${f.path}\0`);
   return h.digest('hex');
+}
+
+function statIfThere(path: string): Stats | undefined {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false });
+  } catch {
+    return undefined; // ENOTDIR: a parent is a file now
+  }
 }
 
 async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -97,17 +137,13 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
     readCachedJson(store, storeSchema, STORE_KIND, log),
   ]);
   for (const m of listing.missingSubmodules) log.warn(`source tree ${root}: submodule ${m} is not checked out (git submodule update --init)`);
-  const known = cached?.root === root ? cached.files : {};
-  const kept: Record<string, Fingerprint> = {};
+  const known = cached?.root === root ? parseEntries(cached.entries) : new Map<string, Fingerprint>();
+  const kept = new Map<string, Fingerprint>();
   const slots: (TreeFile | undefined)[] = [];
   const toHash: { index: number; path: string; st: Stats }[] = [];
   for (const path of listing.paths) {
-    let st: Stats;
-    try {
-      st = lstatSync(join(root, path));
-    } catch {
-      continue; // tracked but deleted: not in the tree
-    }
+    const st = statIfThere(join(root, path));
+    if (!st) continue; // tracked but deleted: not in the tree
     const type = st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : undefined;
     if (!type) continue;
     let linkname: string | undefined;
@@ -120,10 +156,10 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
       linkname = decision.linkname;
     }
     const base = { path, type, executable: (st.mode & 0o111) !== 0, size: st.size, mtimeMs: st.mtimeMs, linkname } as const;
-    const fp = known[path];
-    if (matches(fp, st)) {
-      slots.push({ ...base, sha256: fp[5] });
-      kept[path] = fp;
+    const fp = known.get(path);
+    if (fp && fp.stat === statKey(st)) {
+      slots.push({ ...base, sha256: fp.sha256 });
+      kept.set(path, fp);
     } else {
       toHash.push({ index: slots.length, path, st });
       slots.push(undefined);
@@ -134,15 +170,15 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
     const sha256 = st.isSymbolicLink() ? sha256Hex(`link:${readlinkSync(f)}`) : sha256Hex(await readFile(f));
     const linkname = st.isSymbolicLink() ? readlinkSync(f) : undefined;
     slots[index] = { path, type: st.isSymbolicLink() ? 'symlink' : 'file', executable: (st.mode & 0o111) !== 0, size: st.size, mtimeMs: st.mtimeMs, sha256, linkname };
-    if (st.mtimeMs < startedAt - RACY_MS) kept[path] = [st.size, st.mtimeMs, st.ctimeMs, st.ino, st.mode, sha256];
+    if (st.mtimeMs < startedAt - RACY_MS) kept.set(path, { stat: statKey(st), sha256 });
   });
   const files = slots.filter((f): f is TreeFile => f !== undefined);
   const digest = treeDigest(files);
-  const changed = toHash.length > 0 || !cached || cached.digest !== digest || Object.keys(cached.files).length !== Object.keys(kept).length;
+  const changed = toHash.length > 0 || !cached || cached.digest !== digest || known.size !== kept.size;
   if (changed) {
     await mkdir(join(cacheDir, 'trees'), { recursive: true });
     const temp = `${store}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify({ format: TREE_FORMAT, root, digest, files: kept }));
+    await writeFile(temp, JSON.stringify({ format: TREE_FORMAT, root, digest, entries: formatEntries(kept) }));
     await rename(temp, store);
   }
   return { root, commit, digest, files, hashed: toHash.length, git: listing.git };
