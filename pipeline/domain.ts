@@ -46,7 +46,20 @@ export type SourceSpec =
       readonly commit: string;
       readonly submodules: boolean;
       readonly patches: readonly string[];
-    };
+    }
+  | TreeSourceSpec;
+
+/**
+ * A working tree on this machine (`source: { path: ... }` or `--source-dir`), built as it is,
+ * uncommitted changes included; what it holds is read when the run starts (source/tree-snapshot.ts).
+ */
+export interface TreeSourceSpec {
+  readonly kind: 'tree';
+  /** Absolute path of the tree. */
+  readonly path: string;
+  /** Always empty: a tree is built as it is (patch the tree itself). */
+  readonly patches: readonly string[];
+}
 
 export interface BuilderSpec {
   /** Absolute path of the build context (holds the Dockerfile). */
@@ -275,7 +288,12 @@ export interface BuilderImage {
 export type SourceOrigin =
   | { readonly kind: 'debian'; readonly package: string; readonly version: string }
   | { readonly kind: 'archive'; readonly location: string }
-  | { readonly kind: 'git'; readonly url: string; readonly commit: string };
+  | { readonly kind: 'git'; readonly url: string; readonly commit: string }
+  /**
+   * A local working tree: never released. `commit` is its git HEAD (undefined outside git);
+   * `digest` covers the content that was built (see source/tree-snapshot.ts).
+   */
+  | { readonly kind: 'tree'; readonly commit: string | undefined; readonly digest: string };
 
 /** A third-party library the edk2 tree carries (a git submodule), for the SBOM. */
 export interface SourceComponent {

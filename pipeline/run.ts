@@ -64,7 +64,7 @@ export async function planRun(config: MatrixConfig, variants: readonly Variant[]
   checkDefines(config, variants, facts.defines);
   const digest = builderDigest(config.builder);
   const plans = planVariants(variants, {
-    sourceKey: sourceKey(await sourceIdentity(config.source), digest),
+    sourceKey: sourceKey(await sourceIdentity(config.source, cacheDir, log), digest),
     builderDigest: digest,
     sourceDateEpoch: facts.epoch,
     installPrefix: config.installPrefix,

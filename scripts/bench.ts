@@ -215,7 +215,7 @@ async function main(): Promise<void> {
     stopping = () => scope.cleanup();
     try {
       const image = await ensureBuilderImage(scope, config.builder, cold, log, controller.signal);
-      const volume = sourceVolumeName(sourceKey(await sourceIdentity(config.source), image.id), cacheNamespace(cold));
+      const volume = sourceVolumeName(sourceKey(await sourceIdentity(config.source, cold, log), image.id), cacheNamespace(cold));
       const perVariant: Record<string, number> = {};
       for (const v of variants) {
         controller.signal.throwIfAborted();

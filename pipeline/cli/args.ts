@@ -5,6 +5,14 @@ import { parseOptions, renderHelp, type CommandSpec, type OptionSpecs, type Opti
 export const MATRIX_OPTIONS = {
   config: { type: 'string', arg: 'FILE', default: 'matrix.yaml', help: 'matrix file (default: matrix.yaml)' },
   out: { type: 'string', arg: 'DIR', default: 'artifacts', help: 'artifacts directory (default: artifacts)' },
+  'source-dir': {
+    type: 'string', arg: 'DIR',
+    help: 'build this edk2 working tree as it is, uncommitted changes included\n(overrides the matrix\'s source; never released)',
+  },
+  'export-source': {
+    type: 'string', arg: 'DIR',
+    help: 'write the tree the matrix builds (its source with its patches applied) to\nDIR, a new git repository with one commit, to change and build with\n--source-dir DIR; and exit',
+  },
   only: { type: 'string', arg: 'IDS', help: 'build only these variants: comma-separated ids or globs (x64-*,arm-debug)' },
   list: { type: 'flag', help: 'list the variants the matrix expands into, and exit' },
   json: { type: 'flag', help: 'with --list: a JSON array (id, arch, target, features, defines, pcds, dsc)' },
@@ -72,5 +80,8 @@ export const HELP = renderHelp(MATRIX_COMMAND);
 export function parseCli(argv: readonly string[]): CliOptions {
   const { values, help } = parseOptions(MATRIX_COMMAND, argv);
   if (values.json && !values.list) throw new UsageError('--json only goes with --list', 'use --list --json');
+  if (values.exportSource !== undefined && values.sourceDir !== undefined) {
+    throw new UsageError('--export-source and --source-dir do not go together', 'export the matrix\'s source first, then build the tree with --source-dir');
+  }
   return { ...values, help };
 }

@@ -9,7 +9,10 @@ import { buildArguments, buildCommandLine } from '../plan/build-command.ts';
 import { HELP, parseCli, type CliOptions } from './args.ts';
 import { loadConfig } from '../config/load.ts';
 import { selectVariants } from '../config/select.ts';
-import type { BuildPlan, Variant } from '../domain.ts';
+import type { BuildPlan, MatrixConfig, Variant } from '../domain.ts';
+import { edk2TreeProblem } from '../config/edk2-tree.ts';
+import { UsageError } from '../errors.ts';
+import { exportSource, exportTargetProblem } from '../source/export-source.ts';
 import { cleanLeftovers } from '../engine/leftovers.ts';
 import { removeKeptWorkspaces } from '../edk2-build/kept-workspace.ts';
 import { openKeptShell } from './kept-shell-command.ts';
@@ -54,6 +57,27 @@ export function dryRunText(plans: readonly BuildPlan[]): string {
   ].join('\n')).join('\n') + '\n';
 }
 
+/** The matrix with `--source-dir DIR` as its source, refused (exit 2) when DIR cannot be built as the matrix's edk2 tree. */
+export function withSourceDir(config: MatrixConfig, dir: string | undefined): MatrixConfig {
+  if (dir === undefined) return config;
+  const path = resolve(dir);
+  const problem = edk2TreeProblem(path, config.variants);
+  if (problem) throw new UsageError(`--source-dir: ${problem}`, 'pass an edk2 checkout, or make one with npm run matrix -- --export-source DIR');
+  return { ...config, source: { kind: 'tree', path, patches: [] } };
+}
+
+async function exportCommand(config: MatrixConfig, dir: string, cacheDirOpt: string | undefined, io: ReturnType<typeof commandIo>, signal: AbortSignal): Promise<number> {
+  if (config.source.kind === 'tree') throw new UsageError(`--export-source: the matrix's source is already a tree (${config.source.path})`, 'work in that tree');
+  const target = resolve(dir);
+  const problem = await exportTargetProblem(target);
+  if (problem) throw new UsageError(`--export-source: ${problem}`, 'name a new or empty directory (the export never overwrites anything)');
+  const reporter = createReporter(io.stderr);
+  const done = await exportSource(config.source, target, resolve(cacheDirOpt ?? defaultCacheDir()), reporter, signal);
+  io.stdout.write(`exported ${done.description} to ${done.dir} (git commit ${done.commit.slice(0, 12)});\n` +
+    `change it, then build it with: npm run matrix -- --source-dir ${dir}\n`);
+  return 0;
+}
+
 export async function matrixCommand(argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {
   const opts: CliOptions = parseCli(argv);
   const io = commandIo(ctx);
@@ -73,8 +97,9 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
     for (const p of [...r.problems, ...kept.problems]) stderr.write(`edk2-matrix: could not remove ${p}\n`);
     return r.problems.length || kept.problems.length ? 1 : 0;
   }
-  const loaded = loadConfig(opts.config);
+  const loaded = withSourceDir(loadConfig(opts.config), opts.sourceDir);
   const config = opts.snapshot ? { ...loaded, builder: { ...loaded.builder, snapshot: opts.snapshot } } : loaded;
+  if (opts.exportSource !== undefined) return exportCommand(config, opts.exportSource, opts.cacheDir, io, signal);
   const variants = selectVariants(config.variants, opts.only);
   const plan = schedule({
     cores: availableParallelism(), memoryBytes: totalmem(), variants: variants.length, jobs: opts.jobs, threads: opts.threads,

@@ -6,6 +6,7 @@
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fingerprintFile } from '../source/tree-snapshot.ts';
 import type { MatrixConfig } from '../domain.ts';
 import { ArtifactCache } from '../export/artifact-cache.ts';
 import { readVariantDirs } from '../export/artifacts-index.ts';
@@ -59,8 +60,11 @@ export async function pruneCaches(engine: Engine, config: MatrixConfig, outDir: 
       files += 1;
     }
   }
-  for (const dir of ['source-facts', 'git']) {
+  // Fingerprints of working trees (source/tree-snapshot.ts): all but those of the matrix's own tree.
+  const keep = config.source.kind === 'tree' ? fingerprintFile(cacheDir, config.source.path) : undefined;
+  for (const dir of ['source-facts', 'git', 'trees']) {
     for (const name of await readdir(join(cacheDir, dir)).catch(() => [] as string[])) {
+      if (join(cacheDir, dir, name) === keep) continue;
       await rm(join(cacheDir, dir, name), { recursive: true, force: true });
       files += 1;
     }

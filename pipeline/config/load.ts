@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.ts';
 import { expandMatrix, type Fail } from './expand.ts';
 import { formatPath, makeLocator, type Locator, type Path } from './locate.ts';
 import { configSchema, type RawConfig } from './schema.ts';
+import { edk2TreeProblem } from './edk2-tree.ts';
 
 /** Alias uses the document may expand to, in yaml's count: a matrix file needs a handful. */
 const MAX_ALIAS_COUNT = 1000;
@@ -63,14 +64,21 @@ export function parseConfig(text: string, path: string, shown = path): MatrixCon
   if (!parsed.success) throw issueToError(firstIssue(parsed.error.issues, locator), locator, plain);
   const raw = parsed.data;
   const base = dirname(path);
+  const source = sourceSpec(raw, base, fail);
+  const builder = builderSpec(raw, base, fail);
+  const variants = expandMatrix(raw, fail, keySets(raw, base, fail));
+  if (source.kind === 'tree') {
+    const problem = edk2TreeProblem(source.path, variants);
+    if (problem) fail(['source', 'path'], problem, `point source.path at an edk2 checkout (paths are relative to ${base}), or make one with npm run matrix -- --export-source DIR`);
+  }
   return {
     file: path,
     locate: (at, which = 'value') => (which === 'key' ? locator.keyAt(at) : locator.at(at)),
-    source: sourceSpec(raw, base, fail),
-    builder: builderSpec(raw, base, fail),
+    source,
+    builder,
     installPrefix: raw.install.prefix,
     toolchain: raw.toolchain,
-    variants: expandMatrix(raw, fail, keySets(raw, base, fail)),
+    variants,
   };
 }
 
@@ -131,10 +139,14 @@ function existingFile(base: string, file: string, at: Path, what: string, fail: 
 
 function sourceSpec(raw: RawConfig, base: string, fail: Fail): SourceSpec {
   const s = raw.source;
-  const kinds = (['debian', 'archive', 'git'] as const).filter((k) => s[k] !== undefined);
+  const kinds = (['debian', 'archive', 'git', 'path'] as const).filter((k) => s[k] !== undefined);
   if (kinds.length !== 1) {
     fail(['source'], kinds.length ? `only one of ${kinds.join(', ')} may be given` : 'no source given',
-      'give exactly one of source.debian, source.archive or source.git');
+      'give exactly one of source.debian, source.archive, source.git or source.path');
+  }
+  if (s.path !== undefined) {
+    if (s.patches.length) fail(['source', 'patches'], 'a tree (source.path) is built as it is', 'apply the patches to the tree itself, or drop source.patches');
+    return { kind: 'tree', path: resolve(base, s.path), patches: [] };
   }
   const patches = s.patches.map((p, i) => existingFile(base, p, ['source', 'patches', i], 'patch', fail));
   if (s.debian) {

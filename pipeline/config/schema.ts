@@ -66,6 +66,8 @@ export const sourceSchema = z.strictObject({
   debian: debianSource.optional(),
   archive: archiveSource.optional(),
   git: gitSource.optional(),
+  /** A working tree on this machine, built as it is (uncommitted changes included). */
+  path: text('a directory holding an edk2 tree, relative to this file').optional(),
   patches: patches.default([]),
 });
 

@@ -19,6 +19,7 @@ const sourceOrigin = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('debian'), package: z.string(), version: z.string() }),
   z.object({ kind: z.literal('archive'), location: z.string() }),
   z.object({ kind: z.literal('git'), url: z.string(), commit: z.string() }),
+  z.object({ kind: z.literal('tree'), commit: absentOr(z.string()), digest: sha256 }),
 ]);
 
 const enrolledStore = z.object({

@@ -65,6 +65,10 @@ export async function readShard(shard: string, log: Log): Promise<ShardVariant[]
   for (const dir of found) {
     const m = dir.manifest;
     const where = join(shard, m.id);
+    if (m.source.origin.kind === 'tree') {
+      throw new ReleaseError(`shard ${shard}: ${m.id}`, `was built from a local tree (${m.source.description}), which no one else can rebuild`,
+        'release what the matrix\'s pinned source builds (npm run matrix without --source-dir)');
+    }
     const { data, problem } = await checkFiles(where, m.files);
     if (problem) throw new ReleaseError(`shard ${shard}: ${m.id}`, `${problem}`, 'a shard\'s files must be exactly what its build published: rebuild that shard');
     if (dir.boot && !dir.boot.ok) throw new ReleaseError(`shard ${shard}: ${m.id}`, `its boot verification failed (${dir.boot.reason})`, 'only firmware that boots is released');

@@ -65,6 +65,9 @@ function sourcePurl(origin: SourceOrigin): string {
       return `pkg:generic/edk2@${origin.commit}?vcs_url=${purlEncode(`git+${origin.url}@${origin.commit}`)}`;
     case 'archive':
       return /^https?:\/\//.test(origin.location) ? `pkg:generic/edk2?download_url=${purlEncode(origin.location)}` : 'pkg:generic/edk2';
+    case 'tree':
+      // Never released (assemble refuses a local tree); named for completeness.
+      return origin.commit ? `pkg:generic/edk2@${origin.commit}` : 'pkg:generic/edk2';
   }
 }
 
@@ -79,6 +82,8 @@ function sourceDistribution(m: Manifest): Json[] {
       return files.map((d) => ({ type: 'distribution', url: /^https?:\/\//.test(origin.location) ? origin.location : d.name, hashes: sha256Hash(d.sha256) }));
     case 'git':
       return [{ type: 'vcs', url: origin.url, comment: `commit ${origin.commit}` }];
+    case 'tree':
+      return [];
   }
 }
 

@@ -12,6 +12,8 @@ import { fetchVerified } from './download.ts';
 import { checkoutGit, walkCheckout } from './git.ts';
 import type { ArchiveLayer, DirectoryWalker, ExtraFile } from './pack-tree.ts';
 import { sha256Hex } from '../checksums.ts';
+import { treeSnapshot, type TreeSnapshot } from './tree-snapshot.ts';
+import { walkSnapshot } from './tree-pack.ts';
 
 /** Where extra patches and their series go inside the source tree. */
 export const EXTRA_PATCH_DIR = '.edk2-matrix/patches';
@@ -24,6 +26,8 @@ export interface SourceInputs extends SourceIdentity {
   readonly extras: readonly ExtraFile[];
   /** Series files (paths inside the tree) applied in order. */
   readonly series: readonly string[];
+  /** A working tree on this host, as read when the run started. */
+  readonly tree: TreeSnapshot | undefined;
 }
 
 /** Debian's pool layout: pool/main/<l>/<package>/, with `lib` packages under lib<l>. */
@@ -54,8 +58,22 @@ export interface SourceIdentity {
   readonly digests: readonly { readonly name: string; readonly sha256: string }[];
 }
 
-/** What the tree is, known from the configuration alone (pinned digests, commit, patches). */
-export async function sourceIdentity(spec: SourceSpec): Promise<SourceIdentity> {
+/** What a working tree is: its content digest, named with its commit (both in the key: the manifest states both). */
+export function treeIdentity(snap: Pick<TreeSnapshot, 'commit' | 'digest'>): SourceIdentity {
+  const at = snap.commit ? `git ${snap.commit}` : 'not a git repository';
+  return {
+    description: `local tree (${snap.commit ? `git ${snap.commit.slice(0, 12)}, ` : ''}content ${snap.digest.slice(0, 12)})`,
+    origin: { kind: 'tree', commit: snap.commit, digest: snap.digest },
+    digests: [{ name: `local tree, ${at}`, sha256: snap.digest }],
+  };
+}
+
+/**
+ * What the tree is: from the configuration alone (pinned digests, commit, patches), or for a
+ * working tree from its content (read once per configuration; `cacheDir` keeps its fingerprints).
+ */
+export async function sourceIdentity(spec: SourceSpec, cacheDir: string, log: Log): Promise<SourceIdentity> {
+  if (spec.kind === 'tree') return treeIdentity(await treeSnapshot(spec, cacheDir, log));
   const { digests: patchDigests } = await extraPatchFiles(spec.patches);
   switch (spec.kind) {
     case 'debian':
@@ -79,7 +97,7 @@ export async function sourceIdentity(spec: SourceSpec): Promise<SourceIdentity> 
 
 export async function materializeSource(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceInputs> {
   const extra = await extraPatchFiles(spec.patches);
-  const identity = await sourceIdentity(spec);
+  const identity = await sourceIdentity(spec, cacheDir, log);
   const extraSeries = extra.files.length ? [`${EXTRA_PATCH_DIR}/series`] : [];
   const onSkip = (entry: string, reason: string) => log.warn(`source: left out ${entry} (${reason})`);
   switch (spec.kind) {
@@ -102,6 +120,7 @@ export async function materializeSource(spec: SourceSpec, cacheDir: string, log:
         walkers: [],
         extras: extra.files,
         series: [...(hasDebianDir ? ['debian/patches/series'] : []), ...extraSeries],
+        tree: undefined,
       };
     }
     case 'archive': {
@@ -113,6 +132,7 @@ export async function materializeSource(spec: SourceSpec, cacheDir: string, log:
         walkers: [],
         extras: extra.files,
         series: extraSeries,
+        tree: undefined,
       };
     }
     case 'git': {
@@ -124,7 +144,13 @@ export async function materializeSource(spec: SourceSpec, cacheDir: string, log:
         walkers: [walkCheckout(dir, onSkip)],
         extras: extra.files,
         series: extraSeries,
+        tree: undefined,
       };
+    }
+    case 'tree': {
+      // Used as it is: no patches, and BaseTools built in the volume's copy.
+      const snap = await treeSnapshot(spec, cacheDir, log);
+      return { ...identity, layers: [], checkout: undefined, walkers: [walkSnapshot(snap)], extras: [], series: [], tree: snap };
     }
   }
 }

@@ -11,6 +11,7 @@ import { isMetaFile } from './dsc-scan.ts';
 import { isComponentFile } from './bundled-components.ts';
 import type { SourceInputs } from './materialize.ts';
 import { safeEntries } from './pack-tree.ts';
+import { gitHeadTime } from './tree-files.ts';
 
 async function fromCheckout(root: string, files: Map<string, string>, paths: string[]): Promise<void> {
   const walk = async (rel: string): Promise<void> => {
@@ -55,6 +56,16 @@ export async function scanSource(inputs: SourceInputs): Promise<ScannedSource> {
     await fromCheckout(inputs.checkout, files, paths);
     const { stdout } = await promisify(execFile)('git', ['-C', inputs.checkout, 'log', '-1', '--format=%ct']);
     epoch = Math.max(epoch, Number(stdout.trim()));
+  }
+  if (inputs.tree) {
+    const tree = inputs.tree;
+    for (const f of tree.files) {
+      if (f.type !== 'file') continue;
+      paths.push(f.path);
+      if (isMetaFile(f.path) || isComponentFile(f.path)) files.set(f.path, await readFile(join(tree.root, f.path), 'utf8'));
+    }
+    // The commit's date (edits do not move it); outside git, the newest file's.
+    epoch = Math.max(epoch, tree.commit ? await gitHeadTime(tree.root) : Math.floor(Math.max(0, ...tree.files.map((f) => f.mtimeMs)) / 1000));
   }
   for (const extra of inputs.extras) files.set(extra.name, extra.data.toString('utf8'));
   return { files, paths, epoch };

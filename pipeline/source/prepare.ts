@@ -63,7 +63,7 @@ export async function ensureSource(
   signal: AbortSignal,
 ): Promise<PreparedSource> {
   const engine = scope.engine;
-  const identity = await sourceIdentity(spec);
+  const identity = await sourceIdentity(spec, cacheDir, log);
   const key = sourceKey(identity, image.id);
   const volume = sourceVolumeName(key, cacheNamespace(cacheDir));
   const prepared: PreparedSource = { key, volume, description: identity.description, origin: identity.origin, digests: identity.digests, components };
@@ -77,7 +77,7 @@ export async function ensureSource(
   }
 
   const inputs = await materializeSource(spec, cacheDir, log, signal);
-  log.info(`source ${identity.description}: unpacking, patching and building BaseTools in volume ${volume}`);
+  log.info(`source ${identity.description}: ${spec.kind === 'tree' ? 'copying the tree' : 'unpacking, patching'} and building BaseTools in volume ${volume}`);
   const logDir = join(cacheDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const logPath = join(logDir, `source-${key.slice(0, 16)}.log`);

@@ -30,7 +30,7 @@ export type SourceFactsSchemaIsSourceFacts = Holds<SameShape<z.output<typeof sou
 const SCAN_VERSION = 3;
 
 export async function loadSourceFacts(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceFacts> {
-  const identity = await sourceIdentity(spec);
+  const identity = await sourceIdentity(spec, cacheDir, log);
   const key = sha256Hex(JSON.stringify({ v: SCAN_VERSION, digests: identity.digests, dscs: KNOWN_DSCS }));
   const file = join(cacheDir, 'source-facts', `${key.slice(0, 32)}.json`);
   // A cache of what the scan finds: a damaged one is scanned again (and written anew).

@@ -44,7 +44,7 @@ export function sourceNotices(digests: SourceNotices['digests'], files: Readonly
 }
 
 export async function loadSourceNotices(spec: SourceSpec, cacheDir: string, log: Log, signal: AbortSignal): Promise<SourceNotices> {
-  const identity = await sourceIdentity(spec);
+  const identity = await sourceIdentity(spec, cacheDir, log);
   const key = sha256Hex(JSON.stringify({ v: NOTICES_VERSION, digests: identity.digests }));
   const file = join(cacheDir, 'source-facts', `${key.slice(0, 32)}.notices.json`);
   try {

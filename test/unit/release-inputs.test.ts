@@ -44,7 +44,8 @@ describe('release inputs', () => {
     const certs = (c: typeof back) => c.variants.flatMap((v) => v.keySets.flatMap((k) => [k.pk, ...k.kek, ...k.db].map((x) => (x.source.kind === 'file' ? x.source.sha256 : x.source.path))));
     expect(certs(back)).toEqual(certs(original));
     expect(builderDigest(back.builder)).toBe(builderDigest(original.builder));
-    expect(await sourceIdentity(back.source)).toEqual(await sourceIdentity(original.source));
+    const quiet = { info: () => {}, warn: () => {} };
+    expect(await sourceIdentity(back.source, root, quiet)).toEqual(await sourceIdentity(original.source, root, quiet));
     expect(back.installPrefix).toBe(original.installPrefix);
   });
 
