@@ -50,7 +50,8 @@ export const manifestSchema = z.object({
     description: z.string(),
     origin: sourceOrigin,
     key: z.string(),
-    digests: list(z.object({ name: z.string(), sha256 })),
+    // A git source is pinned by its commit (40 hex digits, or 64 in a SHA-256 repository).
+    digests: list(z.object({ name: z.string(), sha256: z.union([sha256, z.string().regex(/^[0-9a-f]{40}$/, 'expected a git commit in hex')]) })),
     components: list(sourceComponentSchema),
   }),
   builder: z.object({

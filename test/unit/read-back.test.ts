@@ -80,6 +80,14 @@ describe('a published manifest read back', () => {
     }
   });
 
+  it('reads back the manifest of a git source, whose digest is the pinned commit, and refuses a commit cut short', async () => {
+    const { out } = await published();
+    const manifest = JSON.parse(readFileSync(join(out, 'x64-debug', 'manifest.json'), 'utf8')) as { source: { digests: { name: string; sha256: string }[] } };
+    const withCommit = (sha256: string) => ({ ...manifest, source: { ...manifest.source, digests: [{ name: 'https://example.invalid/edk2.git@commit', sha256 }] } });
+    expect(manifestSchema.safeParse(withCommit('0123456789abcdef0123456789abcdef01234567')).success).toBe(true);
+    expect(manifestSchema.safeParse(withCommit('0123456789abcdef')).success).toBe(false);
+  });
+
   it('stops index writing with one line naming a truncated manifest, instead of dropping the variant', async () => {
     const { out, index } = await published();
     const file = join(out, 'aarch64-debug', 'manifest.json');
