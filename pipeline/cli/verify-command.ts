@@ -13,6 +13,9 @@ import { verifyTable } from '../verify/verify-table.ts';
 import { selectVariants } from '../config/select.ts';
 import { commandIo, type CommandContext } from './command-context.ts';
 import { parseOptions, renderHelp, type CommandSpec } from './options.ts';
+import { inScope, lockSummary } from './builder-commands.ts';
+import { qemuImageSpec, updateQemuLock } from '../image/qemu-image.ts';
+import { QEMU_CHOICES } from '../verify/qemu-choice.ts';
 
 const ACCELS: readonly Accel[] = ['auto', 'tcg', 'kvm'];
 
@@ -22,6 +25,8 @@ export const VERIFY_OPTIONS = {
   jobs: { type: 'count', arg: 'N', help: 'boots at once (default: the number of cores)' },
   timeout: { type: 'duration', default: VERIFY_TIMEOUT_MS, help: 'how long a boot may take: 90s, 5m' },
   accel: { type: 'string', arg: 'MODE', default: 'auto', choices: ACCELS, help: 'auto (KVM where usable and the guest matches the host), tcg or kvm' },
+  qemu: { type: 'string', arg: 'WHERE', default: 'auto', choices: QEMU_CHOICES, help: 'auto (the host\'s QEMU when at least the architecture\'s minimum version, else the QEMU image), host, image or both' },
+  'update-qemu-lock': { type: 'flag', help: 'write dockerfiles/qemu/packages.lock anew from the Debian archive\'s newest packages, and stop' },
 } as const;
 
 export const VERIFY_COMMAND: CommandSpec<typeof VERIFY_OPTIONS> = {
@@ -37,9 +42,15 @@ console in <variant>/boot-serial.log.`,
 
 export async function verifyCommand(argv: readonly string[], signal: AbortSignal, ctx: CommandContext = {}): Promise<number> {
   const { values: v, help } = parseOptions(VERIFY_COMMAND, argv);
-  const { stdout, stderr } = commandIo(ctx);
+  const { stdout, stderr, engine } = commandIo(ctx);
   if (help) {
     stdout.write(renderHelp(VERIFY_COMMAND));
+    return 0;
+  }
+  if (v.updateQemuLock) {
+    const reporter = createReporter(stderr);
+    stdout.write(lockSummary(await inScope(engine(), reporter, signal, (scope) =>
+      reporter.stage('qemu lock', () => updateQemuLock(scope, qemuImageSpec(), reporter, signal)))));
     return 0;
   }
   const outDir = resolve(v.out);
