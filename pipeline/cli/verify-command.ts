@@ -15,7 +15,8 @@ import { commandIo, type CommandContext } from './command-context.ts';
 import { parseOptions, renderHelp, type CommandSpec } from './options.ts';
 import { inScope, lockSummary } from './builder-commands.ts';
 import { qemuImageSpec, updateQemuLock } from '../image/qemu-image.ts';
-import { QEMU_CHOICES } from '../verify/qemu-choice.ts';
+import { QEMU_CHOICES, type QemuChoice } from '../verify/qemu-choice.ts';
+import { defaultCacheDir } from './matrix-command.ts';
 
 const ACCELS: readonly Accel[] = ['auto', 'tcg', 'kvm'];
 
@@ -35,7 +36,11 @@ export const VERIFY_COMMAND: CommandSpec<typeof VERIFY_OPTIONS> = {
   about: `Boots every variant in the artifacts directory with its manifest's QEMU argv and a fresh copy
 of its vars template; a variant passes when the UEFI Shell prompt appears and \`reset -s\` makes
 QEMU exit 0. Results go to <variant>/boot.json and index.json; a failure keeps the serial
-console in <variant>/boot-serial.log.`,
+console in <variant>/boot-serial.log.
+
+Which QEMU: the host's when its version is at least the architecture's minimum (--qemu auto),
+else the QEMU image's (dockerfiles/qemu, built on first use like the builder image, run in a
+container without network, under TCG). The table and boot.json say which booted each variant.`,
   options: VERIFY_OPTIONS,
   footer: 'Exit status: 0 all booted, 1 a variant failed to boot, 2 bad usage, 130 interrupted.',
 };
@@ -64,6 +69,8 @@ export async function verifyCommand(argv: readonly string[], signal: AbortSignal
     jobs: v.jobs ?? availableParallelism(),
     timeoutMs: v.timeout,
     accel: v.accel as Accel,
+    qemu: v.qemu as QemuChoice,
+    qemuImage: { engine: engine(), spec: qemuImageSpec(), cacheDir: resolve(defaultCacheDir()) },
   }, createReporter(stderr), signal);
   stderr.write(`\n${verifyTable(outcomes)}\n`);
   return outcomes.every((o) => o.ok) ? 0 : 1;

@@ -5,18 +5,11 @@
  * version; `both` boots with each. Pure, apart from asking the host's binary its version.
  */
 import { execFile } from 'node:child_process';
+import type { QemuWhere } from '../domain.ts';
 import type { QemuVersion } from '../platforms.ts';
 
-export type QemuWhere = 'host' | 'image';
 export type QemuChoice = 'auto' | QemuWhere | 'both';
 export const QEMU_CHOICES: readonly QemuChoice[] = ['auto', 'host', 'image', 'both'];
-
-/** The QEMU a boot used, as boot.json and the verify table tell it. */
-export interface QemuUsed {
-  /** `7.2.22`, as its `--version` says. */
-  readonly version: string;
-  readonly where: QemuWhere;
-}
 
 /** `QEMU emulator version 10.0.6 (Debian 1:10.0.6+ds-0+deb13u2)` → `10.0.6`; undefined when it says no version. */
 export function parseQemuVersion(text: string): string | undefined {
