@@ -54,8 +54,9 @@ export async function bootToShell(manifest: Manifest, variantDir: string, opts: 
     let raw = '';
     let secondsToShell: number | undefined;
     let reason: string | undefined;
-    // Set once QEMU runs; its first output can only come after that.
+    // Set once QEMU runs (output may come a moment before: what it asked for is done then).
     const running: { qemu?: QemuProcess } = {};
+    let resetSent = false;
     const started = performance.now();
     const onData = (chunk: Buffer) => {
       const text = chunk.toString('latin1');
@@ -69,10 +70,15 @@ export async function bootToShell(manifest: Manifest, variantDir: string, opts: 
       }
       if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(recent))) {
         secondsToShell = (performance.now() - started) / 1000;
-        running.qemu?.write('reset -s\r');
+        if (running.qemu) {
+          running.qemu.write('reset -s\r');
+          resetSent = true;
+        }
       }
     };
     const qemu = (running.qemu = await launch(argv, { readOnly: [variantDir, ...(opts.readOnlyDirs ?? [])], writable: [scratch] }, onData));
+    if (reason) qemu.kill();
+    else if (secondsToShell !== undefined && !resetSent) qemu.write('reset -s\r');
     const timer = setTimeout(() => {
       reason = secondsToShell === undefined
         ? `no UEFI Shell prompt within ${opts.timeoutMs / 1000}s`
