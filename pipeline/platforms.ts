@@ -82,6 +82,8 @@ export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
     qemuBinary: 'qemu-system-riscv64', qemuTarget: 'riscv64', machine: 'virt', cpu: undefined, memoryMiB: 1024,
     descriptorMachines: ['virt*'], x86: false, crossPrefix: 'riscv64-linux-gnu-',
     removableBootFile: 'BOOTRISCV64.EFI', kvmHostArch: undefined,
+    // Its `virt` takes the two pflash drives from QEMU 8.1 on: older hosts boot it in the QEMU image.
+    qemuMinVersion: [8, 1],
   },
   // la464: the machine's default CPU, and the only LoongArch64 model of every QEMU that has the
   // two-pflash `virt` machine; named so that a later default cannot change what boots.
@@ -89,6 +91,8 @@ export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
     qemuBinary: 'qemu-system-loongarch64', qemuTarget: 'loongarch64', machine: 'virt', cpu: 'la464', memoryMiB: 1024,
     descriptorMachines: ['virt*'], x86: false, crossPrefix: 'loongarch64-linux-gnu-',
     removableBootFile: 'BOOTLOONGARCH64.EFI', kvmHostArch: undefined,
+    // Its `virt` takes the two pflash drives from QEMU 8.1 on: older hosts boot it in the QEMU image.
+    qemuMinVersion: [8, 1],
   },
 };
 

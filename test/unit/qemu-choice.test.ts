@@ -32,6 +32,9 @@ describe('which QEMU boots a variant', () => {
     expect(chooseQemu('auto', '7.2.22', [7, 2])).toEqual(['host']);
     expect(chooseQemu('auto', '7.2.22', [8, 1])).toEqual(['image']);
     expect(chooseQemu('auto', undefined, [7, 2])).toEqual(['image']);
+    // Debian 12's QEMU boots the four older architectures itself, RISC-V and LoongArch in the image.
+    for (const arch of ['X64', 'IA32', 'AARCH64', 'ARM'] as const) expect(chooseQemu('auto', '7.2.22', ARCH_TABLE[arch].qemuMinVersion), arch).toEqual(['host']);
+    for (const arch of ['RISCV64', 'LOONGARCH64'] as const) expect(chooseQemu('auto', '7.2.22', ARCH_TABLE[arch].qemuMinVersion), arch).toEqual(['image']);
   });
 
   it('takes what --qemu host, image or both say, whatever the versions', () => {
