@@ -5,7 +5,7 @@
  * from the artifact cache the matrix test filled (a cache hit: nothing is built here).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import type { BootRecord, Index } from '../../pipeline/domain.ts';
 import { parseLock } from '../../pipeline/image/builder-lock.ts';
 import { QEMU_CONTEXT, QEMU_REPO } from '../../pipeline/image/qemu-image.ts';
 import { parseQemuVersion } from '../../pipeline/verify/qemu-choice.ts';
+import { defaultCacheDir } from '../../pipeline/cli/matrix-command.ts';
 import { REPO } from '../helpers/config.ts';
 
 const exec = promisify(execFile);
@@ -43,6 +44,12 @@ const bootContainers = () => execFileSync('docker', ['ps', '-aq', '--filter', 'l
 
 let both: Result;
 beforeAll(async () => {
+  // Nothing is built here: the variant must be in the artifact cache already.
+  const plan = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--only', ID, '--dry-run']);
+  const key = /^\s+key:\s+([0-9a-f]{64})$/m.exec(plan.stdout)?.[1];
+  if (!key || !existsSync(join(defaultCacheDir(), 'artifacts', key.slice(0, 2), key, 'manifest.json'))) {
+    throw new Error(`${ID} (key ${key}) is not in the artifact cache: run the matrix test (matrix-build.test.ts) first`);
+  }
   const published = await npm('matrix', ['--config', 'test/fixtures/ci-matrix.yaml', '--only', ID, '--out', out]);
   if (published.code !== 0) throw new Error(`npm run matrix failed: ${published.stderr.slice(-3000)}`);
   expect(published.stderr, 'the variant comes from the artifact cache (run the matrix test first)').toMatch(new RegExp(`${ID}\\s+cache`));
