@@ -443,14 +443,31 @@ export interface BuildRecord {
 }
 
 /** The last boot verification of a published variant (`<id>/boot.json`). */
-export interface BootRecord {
+export interface BootRecord extends BootAttempt {
+  readonly at: string;
+  /** Every boot, when the variant was booted with more than one QEMU (`--qemu both`); the fields above are the first failed one's, else the first's. */
+  readonly boots: readonly BootAttempt[] | undefined;
+}
+
+/** Where the QEMU that booted a variant came from: the host, or verification's QEMU image. */
+export type QemuWhere = 'host' | 'image';
+
+export interface QemuUsed {
+  /** As its `--version` says (`7.2.22`); `none` when the host has no such binary. */
+  readonly version: string;
+  readonly where: QemuWhere;
+}
+
+/** One boot of a variant with one QEMU. */
+export interface BootAttempt {
   readonly ok: boolean;
   readonly secondsToShell: number | undefined;
   readonly accel: 'tcg' | 'kvm';
   /** True when the UEFI Shell had to be offered on a disk (edk2 from stable202505 on). */
   readonly shellDisk: boolean;
   readonly reason: string | undefined;
-  readonly at: string;
+  /** Undefined in records written before verification named its QEMU. */
+  readonly qemu: QemuUsed | undefined;
 }
 
 export interface IndexEntry {

@@ -21,6 +21,9 @@ export const VIRT_PFLASH_BYTES = 64 * MiB;
 export const RISCV_VIRT_PFLASH_BYTES = 32 * MiB;
 export const LOONGARCH_VIRT_PFLASH_BYTES = 16 * MiB;
 
+/** A QEMU release as `[major, minor]`. */
+export type QemuVersion = readonly [number, number];
+
 export interface ArchFacts {
   /** `qemu-system-*` binary that runs it. */
   readonly qemuBinary: string;
@@ -43,29 +46,35 @@ export interface ArchFacts {
   readonly removableBootFile: string;
   /** Node's `os.arch()` of a host whose KVM runs this guest; undefined when none does. */
   readonly kvmHostArch: 'x64' | 'arm64' | undefined;
+  /**
+   * The oldest QEMU verification boots it with on the host; older hosts boot it in the QEMU image
+   * (pipeline/verify/qemu-choice.ts). The oldest release proven to boot it, not a guess below
+   * that. Not in the recipe: no content key depends on it.
+   */
+  readonly qemuMinVersion: QemuVersion;
 }
 
 export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
   X64: {
     qemuBinary: 'qemu-system-x86_64', qemuTarget: 'x86_64', machine: 'q35', cpu: undefined, memoryMiB: 1024,
     descriptorMachines: ['pc-i440fx-*', 'pc-q35-*'], x86: true, crossPrefix: undefined,
-    removableBootFile: 'BOOTX64.EFI', kvmHostArch: 'x64',
+    removableBootFile: 'BOOTX64.EFI', kvmHostArch: 'x64', qemuMinVersion: [7, 2],
   },
   IA32: {
     qemuBinary: 'qemu-system-i386', qemuTarget: 'i386', machine: 'q35', cpu: undefined, memoryMiB: 1024,
     descriptorMachines: ['pc-i440fx-*', 'pc-q35-*'], x86: true, crossPrefix: undefined,
-    removableBootFile: 'BOOTIA32.EFI', kvmHostArch: 'x64',
+    removableBootFile: 'BOOTIA32.EFI', kvmHostArch: 'x64', qemuMinVersion: [7, 2],
   },
   AARCH64: {
     qemuBinary: 'qemu-system-aarch64', qemuTarget: 'aarch64', machine: 'virt', cpu: 'max', memoryMiB: 1024,
     descriptorMachines: ['virt-*'], x86: false, crossPrefix: 'aarch64-linux-gnu-',
-    removableBootFile: 'BOOTAA64.EFI', kvmHostArch: 'arm64',
+    removableBootFile: 'BOOTAA64.EFI', kvmHostArch: 'arm64', qemuMinVersion: [7, 2],
   },
   ARM: {
     qemuBinary: 'qemu-system-arm', qemuTarget: 'arm', machine: 'virt', cpu: 'cortex-a15', memoryMiB: 1024,
     descriptorMachines: ['virt-*'], x86: false, crossPrefix: 'arm-linux-gnueabi-',
     // A 32-bit ARM guest runs under KVM only on a 32-bit ARM host, which Node does not target here.
-    removableBootFile: 'BOOTARM.EFI', kvmHostArch: undefined,
+    removableBootFile: 'BOOTARM.EFI', kvmHostArch: undefined, qemuMinVersion: [7, 2],
   },
   // The CPU is QEMU's default for the machine (rv64), as Debian's own boot test leaves it.
   // KVM: a riscv64 host's KVM could run it, but no host has proven it here; TCG only.
@@ -73,6 +82,8 @@ export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
     qemuBinary: 'qemu-system-riscv64', qemuTarget: 'riscv64', machine: 'virt', cpu: undefined, memoryMiB: 1024,
     descriptorMachines: ['virt*'], x86: false, crossPrefix: 'riscv64-linux-gnu-',
     removableBootFile: 'BOOTRISCV64.EFI', kvmHostArch: undefined,
+    // Its `virt` takes the two pflash drives from QEMU 8.1 on: older hosts boot it in the QEMU image.
+    qemuMinVersion: [8, 1],
   },
   // la464: the machine's default CPU, and the only LoongArch64 model of every QEMU that has the
   // two-pflash `virt` machine; named so that a later default cannot change what boots.
@@ -80,6 +91,8 @@ export const ARCH_TABLE: Readonly<Record<Arch, ArchFacts>> = {
     qemuBinary: 'qemu-system-loongarch64', qemuTarget: 'loongarch64', machine: 'virt', cpu: 'la464', memoryMiB: 1024,
     descriptorMachines: ['virt*'], x86: false, crossPrefix: 'loongarch64-linux-gnu-',
     removableBootFile: 'BOOTLOONGARCH64.EFI', kvmHostArch: undefined,
+    // Its `virt` takes the two pflash drives from QEMU 8.1 on: older hosts boot it in the QEMU image.
+    qemuMinVersion: [8, 1],
   },
 };
 

@@ -6,10 +6,10 @@ import type { BuilderSpec } from '../domain.ts';
 import type { Engine } from '../engine/engine.ts';
 import { newRunId, RunScope } from '../engine/run-scope.ts';
 import { ensureBuilderImage, updateBuilderLock } from '../image/builder-image.ts';
-import { formatDiff } from '../image/builder-lock.ts';
+import { formatDiff, type LockDiff } from '../image/builder-lock.ts';
 import type { Reporter } from '../report/reporter.ts';
 
-async function inScope<T>(engine: Engine, reporter: Reporter, signal: AbortSignal, work: (scope: RunScope) => Promise<T>): Promise<T> {
+export async function inScope<T>(engine: Engine, reporter: Reporter, signal: AbortSignal, work: (scope: RunScope) => Promise<T>): Promise<T> {
   await engine.ping();
   const scope = new RunScope(engine, newRunId());
   const onAbort = () => void scope.cleanup();
@@ -29,7 +29,11 @@ export async function builderOnly(engine: Engine, spec: BuilderSpec, cacheDir: s
 }
 
 export async function updateLock(engine: Engine, spec: BuilderSpec, reporter: Reporter, signal: AbortSignal): Promise<string> {
-  const r = await inScope(engine, reporter, signal, (scope) => reporter.stage('builder lock', () => updateBuilderLock(scope, spec, reporter, signal)));
+  return lockSummary(await inScope(engine, reporter, signal, (scope) => reporter.stage('builder lock', () => updateBuilderLock(scope, spec, reporter, signal))));
+}
+
+/** What a lock update changed, a line each, then the file and the counts. */
+export function lockSummary(r: { file: string; diff: LockDiff; count: number }): string {
   const lines = formatDiff(r.diff);
   return `${lines.length ? `${lines.join('\n')}\n` : ''}${r.file}: ${r.count} packages locked; ${lines.length ? `${r.diff.changed.length} changed, ${r.diff.added.length} added, ${r.diff.removed.length} removed` : 'nothing changed'}\n`;
 }

@@ -27,6 +27,7 @@ import { drawTimeline } from '../report/draw-timeline.ts';
 import { formatColumns } from '../report/columns.ts';
 import { verifyTable } from '../verify/verify-table.ts';
 import { VERIFY_TIMEOUT_MS, verifyArtifacts } from '../verify/verify-artifacts.ts';
+import { qemuImageSpec } from '../image/qemu-image.ts';
 
 export function defaultCacheDir(): string {
   return process.env.EDK2_MATRIX_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'edk2-matrix');
@@ -144,7 +145,10 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);
   let bootFailed = false;
   if (opts.verify && built.length && !signal.aborted) {
-    const outcomes = await verifyArtifacts({ outDir, only: new Set(built), jobs: availableParallelism(), timeoutMs: VERIFY_TIMEOUT_MS, accel: 'auto', timeline: result.timeline }, reporter, signal);
+    const outcomes = await verifyArtifacts({
+      outDir, only: new Set(built), jobs: availableParallelism(), timeoutMs: VERIFY_TIMEOUT_MS, accel: 'auto', timeline: result.timeline,
+      qemu: 'auto', qemuImage: { engine, spec: qemuImageSpec(config.builder), cacheDir },
+    }, reporter, signal);
     stderr.write(`\n${verifyTable(outcomes)}\n`);
     bootFailed = outcomes.some((o) => !o.ok);
   }

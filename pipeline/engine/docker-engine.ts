@@ -15,6 +15,7 @@ import type {
   ImageBuild,
   LabelledResources,
   PullAttempt,
+  StdinWriter,
   Terminal,
 } from './engine.ts';
 
@@ -246,9 +247,12 @@ function containerOptions(spec: ContainerSpec): Docker.ContainerCreateOptions {
     AttachStdout: false,
     AttachStderr: false,
     Tty: false,
-    ...(spec.watchdog ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
+    ...(spec.watchdog || spec.interactive ? { AttachStdin: true, OpenStdin: true, StdinOnce: true } : {}),
     HostConfig: {
-      Mounts: (spec.mounts ?? []).map((m) => ({ Type: 'volume', Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+      Mounts: [
+        ...(spec.mounts ?? []).map((m) => ({ Type: 'volume' as const, Source: m.volume, Target: m.target, ReadOnly: m.readOnly })),
+        ...(spec.binds ?? []).map((b) => ({ Type: 'bind' as const, Source: b.source, Target: b.target, ReadOnly: b.readOnly })),
+      ],
       Tmpfs: { ...spec.tmpfs },
       NetworkMode: spec.network,
       ...(spec.hardened ? { ReadonlyRootfs: true, CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] } : {}),
@@ -288,6 +292,21 @@ class DockerContainer implements Container {
     // engine closes the container's stdin (StdinOnce), and its watchdog stops the build.
     stream.on('error', () => {});
     return () => stream.destroy();
+  }
+
+  async attachStdio(sink: Writable): Promise<StdinWriter & { readonly outputEnded: Promise<void> }> {
+    const stream = (await door(this.what('attaching to'), () =>
+      this.c.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+    )) as unknown as Readable & NodeJS.WritableStream;
+    stream.on('error', () => {});
+    const through = new PassThrough();
+    through.pipe(sink, { end: false });
+    this.docker.modem.demuxStream(stream, through, through);
+    const outputEnded = finished(stream).catch(() => {}).then(() => {
+      through.end();
+      return finished(through).catch(() => {});
+    });
+    return { write: (text) => void stream.write(text), close: () => stream.destroy(), outputEnded };
   }
 
   async streamOutput(sink: Writable): Promise<void> {

@@ -10,6 +10,13 @@ export interface VolumeMount {
   readonly readOnly: boolean;
 }
 
+/** A host directory seen in the container (at the same path, for QEMU's arguments to hold). */
+export interface BindMount {
+  readonly source: string;
+  readonly target: string;
+  readonly readOnly: boolean;
+}
+
 export interface ContainerSpec {
   readonly image: string;
   readonly cmd: readonly string[];
@@ -17,6 +24,7 @@ export interface ContainerSpec {
   readonly user?: string;
   readonly workingDir?: string;
   readonly mounts?: readonly VolumeMount[];
+  readonly binds?: readonly BindMount[];
   /** Mount point → tmpfs options, e.g. `{ '/tmp': 'rw,exec,size=1g' }`. */
   readonly tmpfs?: Readonly<Record<string, string>>;
   /** Docker network mode: `none` for builds. */
@@ -31,6 +39,8 @@ export interface ContainerSpec {
    * then stops it. With an init process as PID 1, so that the stop reaches every process.
    */
   readonly watchdog?: boolean;
+  /** Gives the container a stdin this process writes to (`openStdin`), as QEMU's serial console. */
+  readonly interactive?: boolean;
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -44,6 +54,12 @@ export interface Container {
   start(): Promise<void>;
   /** Attaches to the stdin of a `watchdog` container, before `start`; the returned function lets go. */
   holdStdin(): Promise<() => void>;
+  /**
+   * Attaches to stdin, stdout and stderr of an `interactive` container, before `start`: what is
+   * written reaches its process, and its output goes to `sink` as it comes (not line by line,
+   * as the log does), until `outputEnded`.
+   */
+  attachStdio(sink: Writable): Promise<StdinWriter & { readonly outputEnded: Promise<void> }>;
   /** Streams stdout and stderr (demultiplexed) into `sink` until the container stops. */
   streamOutput(sink: Writable): Promise<void>;
   wait(): Promise<ExitStatus>;
@@ -57,6 +73,11 @@ export interface Container {
   kill(): Promise<void>;
   /** Removes it, with its anonymous volumes; one already gone is fine. */
   remove(): Promise<void>;
+}
+
+export interface StdinWriter {
+  write(text: string): void;
+  close(): void;
 }
 
 export type PullAttempt = { readonly pulled: true } | { readonly pulled: false; readonly reason: string };

@@ -15,8 +15,8 @@ export const LABEL_VARIANT = 'edk2-matrix.variant';
 export const LABEL_KEY = 'edk2-matrix.key';
 
 /**
- * Roles: `build`, `prepare`, `probe` and `shell` containers and `work` volumes live for one run;
- * `source` and `ccache` volumes and `builder` images are caches; a `kept` volume is a failed
+ * Roles: `build`, `prepare`, `probe`, `shell` and `boot` (QEMU) containers and `work` volumes
+ * live for one run; `source` and `ccache` volumes and `builder` and `qemu` images are caches; a `kept` volume is a failed
  * build's workspace kept for `--shell` (`--keep-failed`), which only `--clean` removes.
  */
 export type { Role };

@@ -69,13 +69,18 @@ export const manifestSchema = z.object({
   enrolled: list(enrolledStore),
 });
 
-export const bootRecordSchema = z.object({
+const bootAttemptSchema = z.object({
   ok: z.boolean(),
   secondsToShell: absentOr(z.number().nonnegative()),
   accel: z.enum(['tcg', 'kvm']),
   shellDisk: z.boolean(),
   reason: absentOr(z.string()),
+  qemu: absentOr(z.object({ version: z.string(), where: z.enum(['host', 'image']) })),
+});
+
+export const bootRecordSchema = bootAttemptSchema.extend({
   at: z.string(),
+  boots: absentOr(list(bootAttemptSchema)),
 });
 
 export const buildRecordSchema = z.object({

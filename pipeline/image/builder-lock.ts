@@ -31,12 +31,17 @@ export function lockDigest(lock: Lock): string {
   return sha256Hex([...lock].sort(([a], [b]) => (a < b ? -1 : 1)).map(([n, v]) => `${n}=${v}\n`).join(''));
 }
 
-export function renderLock(packages: readonly string[], about: { suite: string; arch: string }): string {
+/** The builder lock's comment lines; `{suite}` and `{arch}` are filled in. */
+export const BUILDER_LOCK_HEADER: readonly string[] = [
+  '# edk2-matrix builder lock: every package of the builder image, base image included, and its',
+  '# exact version (Debian {suite}, {arch}). Written by `npm run matrix -- --update-builder-lock`;',
+  '# not edited by hand. Its digest is part of every variant\'s content key.',
+];
+
+export function renderLock(packages: readonly string[], about: { suite: string; arch: string }, header: readonly string[] = BUILDER_LOCK_HEADER): string {
   const lines = [...packages].sort();
   return [
-    '# edk2-matrix builder lock: every package of the builder image, base image included, and its',
-    `# exact version (Debian ${about.suite}, ${about.arch}). Written by \`npm run matrix -- --update-builder-lock\`;`,
-    '# not edited by hand. Its digest is part of every variant\'s content key.',
+    ...header.map((h) => h.replaceAll('{suite}', about.suite).replaceAll('{arch}', about.arch)),
     ...lines,
     '',
   ].join('\n');

@@ -1,14 +1,14 @@
 /**
  * Boots a published variant with its manifest's own argv and a fresh copy of the vars
  * template: passes when the UEFI Shell prompt appears on the serial console, after which
- * `reset -s` must make QEMU exit 0.
+ * `reset -s` must make QEMU exit 0. QEMU runs on the host, or in the QEMU image (`launch`).
  */
-import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest } from '../domain.ts';
 import { fillArgv } from '../plan/qemu-launch.ts';
+import { launchOnHost, type QemuLaunch, type QemuProcess } from './qemu-process.ts';
 
 /** The prompt, possibly wrapped in colour escapes: `ESC[1mESC[33mESC[40mShell> `. */
 export const SHELL_PROMPT = /Shell> /;
@@ -34,6 +34,10 @@ export interface BootOptions {
   readonly signal?: AbortSignal;
   /** Output that means the boot cannot succeed (e.g. a KVM internal error): stop at once. */
   readonly giveUpOn?: RegExp;
+  /** Where QEMU runs: on the host (the default) or in the QEMU image. */
+  readonly launch?: QemuLaunch;
+  /** Directories `extraArgs` name besides the variant's (a Shell disk): QEMU in a container must see them. */
+  readonly readOnlyDirs?: readonly string[];
 }
 
 export function stripAnsi(text: string): string {
@@ -45,53 +49,55 @@ export async function bootToShell(manifest: Manifest, variantDir: string, opts: 
   try {
     const vars = join(scratch, 'VARS.fd');
     await copyFile(join(variantDir, manifest.qemu.varsTemplate), vars);
-    const [binary, ...args] = [...fillArgv(manifest.qemu.argv, join(variantDir, manifest.qemu.code), vars), ...(opts.extraArgs ?? [])];
-    return await new Promise<BootResult>((resolve) => {
-      const started = performance.now();
-      const child = spawn(binary!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-      let raw = '';
-      let secondsToShell: number | undefined;
-      let reason: string | undefined;
-      const timer = setTimeout(() => {
-        reason = secondsToShell === undefined
-          ? `no UEFI Shell prompt within ${opts.timeoutMs / 1000}s`
-          : `QEMU did not exit within ${opts.timeoutMs / 1000}s after reset -s`;
-        child.kill('SIGKILL');
-      }, opts.timeoutMs);
-      const onAbort = () => {
-        reason = 'cancelled';
-        child.kill('SIGKILL');
-      };
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-      const onData = (chunk: Buffer) => {
-        const text = chunk.toString('latin1');
-        raw += text;
-        // Only the new output (and what a match could straddle) is searched: DEBUG firmware
-        // writes megabytes to the console, and rescanning it all per chunk is quadratic.
-        const recent = raw.slice(-(text.length + 1024));
-        if (!reason && opts.giveUpOn?.test(recent)) {
-          reason = `QEMU reported: ${opts.giveUpOn.exec(recent)![0]}`;
-          child.kill('SIGKILL');
+    const argv = [...fillArgv(manifest.qemu.argv, join(variantDir, manifest.qemu.code), vars), ...(opts.extraArgs ?? [])];
+    const launch = opts.launch ?? launchOnHost;
+    let raw = '';
+    let secondsToShell: number | undefined;
+    let reason: string | undefined;
+    // Set once QEMU runs (output may come a moment before: what it asked for is done then).
+    const running: { qemu?: QemuProcess } = {};
+    let resetSent = false;
+    const started = performance.now();
+    const onData = (chunk: Buffer) => {
+      const text = chunk.toString('latin1');
+      raw += text;
+      // Only the new output (and what a match could straddle) is searched: DEBUG firmware
+      // writes megabytes to the console, and rescanning it all per chunk is quadratic.
+      const recent = raw.slice(-(text.length + 1024));
+      if (!reason && opts.giveUpOn?.test(recent)) {
+        reason = `QEMU reported: ${opts.giveUpOn.exec(recent)![0]}`;
+        running.qemu?.kill();
+      }
+      if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(recent))) {
+        secondsToShell = (performance.now() - started) / 1000;
+        if (running.qemu) {
+          running.qemu.write('reset -s\r');
+          resetSent = true;
         }
-        if (secondsToShell === undefined && SHELL_PROMPT.test(stripAnsi(recent))) {
-          secondsToShell = (performance.now() - started) / 1000;
-          child.stdin.write('reset -s\r');
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-      child.stdin.on('error', () => {});
-      child.on('error', (err) => {
-        reason = `cannot start ${binary}: ${err.message}`;
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        opts.signal?.removeEventListener('abort', onAbort);
-        if (!reason && secondsToShell === undefined) reason = `QEMU exited with ${code} before the UEFI Shell prompt`;
-        if (!reason && code !== 0) reason = `QEMU exited with ${code} after reset -s (expected 0)`;
-        resolve({ ok: !reason, secondsToShell, exitCode: code, reason, serial: stripAnsi(raw) });
-      });
-    });
+      }
+    };
+    const qemu = (running.qemu = await launch(argv, { readOnly: [variantDir, ...(opts.readOnlyDirs ?? [])], writable: [scratch] }, onData));
+    if (reason) qemu.kill();
+    else if (secondsToShell !== undefined && !resetSent) qemu.write('reset -s\r');
+    const timer = setTimeout(() => {
+      reason = secondsToShell === undefined
+        ? `no UEFI Shell prompt within ${opts.timeoutMs / 1000}s`
+        : `QEMU did not exit within ${opts.timeoutMs / 1000}s after reset -s`;
+      qemu.kill();
+    }, opts.timeoutMs);
+    const onAbort = () => {
+      reason = 'cancelled';
+      qemu.kill();
+    };
+    if (opts.signal?.aborted) onAbort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const { code, error } = await qemu.exited;
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    reason ??= error;
+    if (!reason && secondsToShell === undefined) reason = `QEMU exited with ${code} before the UEFI Shell prompt`;
+    if (!reason && code !== 0) reason = `QEMU exited with ${code} after reset -s (expected 0)`;
+    return { ok: !reason, secondsToShell, exitCode: code, reason, serial: stripAnsi(raw) };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

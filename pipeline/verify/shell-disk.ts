@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Manifest } from '../domain.ts';
 import { SHELL_FILE } from '../layout.ts';
 
-export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ args: string[]; cleanup: () => Promise<void> } | undefined> {
+export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ args: string[]; dir: string; cleanup: () => Promise<void> } | undefined> {
   const shell = join(variantDir, SHELL_FILE);
   try {
     await access(shell);
@@ -25,6 +25,7 @@ export async function shellDiskArgs(m: Manifest, variantDir: string): Promise<{ 
   }
   return {
     args: ['-drive', `if=none,id=shelldisk,format=raw,readonly=on,file=fat:${root.replaceAll(',', ',,')}`, '-device', 'virtio-blk-pci,drive=shelldisk'],
+    dir: root,
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
 }

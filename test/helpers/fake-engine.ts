@@ -49,6 +49,13 @@ export class FakeContainer implements Container {
     return () => {};
   }
 
+  /** What was written to the container's stdin. */
+  stdin = '';
+
+  async attachStdio(sink: Writable): Promise<{ write(text: string): void; close(): void; outputEnded: Promise<void> }> {
+    return { write: (text) => void (this.stdin += text), close: () => {}, outputEnded: this.streamOutput(sink) };
+  }
+
   async streamOutput(sink: Writable): Promise<void> {
     for (const line of this.behaviour.output ?? []) sink.write(`${line}\n`);
     await this.#done;
