@@ -16,6 +16,8 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BootRecord, BuildRecord, Index, Manifest } from '../../pipeline/domain.ts';
 import { firmwareDescriptorSchema } from '../../pipeline/plan/qemu-firmware-schema.ts';
+import { archFacts } from '../../pipeline/platforms.ts';
+import { firmwareModules } from '../../pipeline/rebuild/firmware-volumes.ts';
 import { REPO } from '../helpers/config.ts';
 
 const exec = promisify(execFile);
@@ -85,6 +87,32 @@ describe('npm run matrix -- --verify against the real engine', () => {
   it('pads RISCV64 code and vars to exactly 32 MiB and LOONGARCH64\'s to 16 MiB, as Debian does', () => {
     for (const name of ['RISCV_VIRT_CODE-pflash.raw', 'RISCV_VIRT_VARS-pflash.raw']) expect(statSync(join(out, 'riscv64-debug', name)).size).toBe(33554432);
     for (const name of ['QEMU_EFI-pflash.raw', 'QEMU_VARS-pflash.raw']) expect(statSync(join(out, 'loongarch64-debug', name)).size).toBe(16777216);
+  });
+
+  it('leaves the UEFI Shell out of the secure-boot images (BUILD_SHELL=FALSE, as Debian\'s), exports it beside them, and boots them with it from a disk', async () => {
+    const SHELL_GUID = '7c04a583-9e3e-4f1c-ad65-e05268d0b4d1'; // ShellPkg/Application/Shell/Shell.inf's FILE_GUID
+    const modules = async (id: string) => firmwareModules(readFileSync(join(out, id, manifestOf(id).qemu.code)));
+    for (const id of SECURE) {
+      expect(manifestOf(id).defines.BUILD_SHELL, id).toBe('FALSE');
+      const inside = await modules(id);
+      expect(inside.length, id).toBeGreaterThan(50);
+      expect(inside.some((m) => m.guid === SHELL_GUID), id).toBe(false);
+      expect(statSync(join(out, id, 'Shell.efi')).size, id).toBeGreaterThan(100_000);
+      const boot = JSON.parse(readFileSync(join(out, id, 'boot.json'), 'utf8')) as BootRecord;
+      expect([boot.ok, boot.shellDisk], id).toEqual([true, true]);
+    }
+    // The same platform with its Shell: the check above can tell.
+    expect((await modules('aarch64-debug')).some((m) => m.guid === SHELL_GUID)).toBe(true);
+  });
+
+  it('boots RISCV64 and LOONGARCH64 with a QEMU at least as new as they want: the host\'s, or the QEMU image\'s', () => {
+    for (const id of ['riscv64-debug', 'loongarch64-debug']) {
+      const boot = JSON.parse(readFileSync(join(out, id, 'boot.json'), 'utf8')) as BootRecord;
+      expect(boot.ok, id).toBe(true);
+      const [major, minor] = boot.qemu!.version.split('.').map(Number) as [number, number];
+      const [wantMajor, wantMinor] = archFacts(manifestOf(id).arch).qemuMinVersion;
+      expect(major * 1000 + minor, `${id}: QEMU ${boot.qemu!.version} (${boot.qemu!.where})`).toBeGreaterThanOrEqual(wantMajor * 1000 + wantMinor);
+    }
   });
 
   it('publishes each enrolled store with its own descriptor (enrolled-keys, priority 40) and launch script', () => {
