@@ -1,5 +1,6 @@
 /**
- * Enrolled Secure Boot stores, proven by booting them, for X64 (SMM) and AARCH64: the same
+ * Enrolled Secure Boot stores, proven by booting them, for X64 (SMM) and AARCH64 images built
+ * as Debian builds its secure-boot images, without the built-in UEFI Shell: the same
  * checks as Debian's autopkgtest (debian/tests/shell.py of the edk2 package we build from),
  * with its expectations (`grub> ` for a trusted chain, `BdsDxe: failed to load.*: Access
  * Denied` for an untrusted one), against our own builds of ci-matrix.yaml (from the artifact
