@@ -22,7 +22,7 @@ import { parseOptions, renderHelp, usageError, type CommandSpec, type OptionSpec
 
 export const AUTOPKGTEST_OPTIONS = {
   destdir: { type: 'string', arg: 'DIR', help: 'what pull --layout debian --destdir DIR installed' },
-  image: { type: 'string', arg: 'IMAGE', help: 'the container image to test in (default: the QEMU image of dockerfiles/qemu, built\nwhen missing): Debian with qemu-system-*, python3-pexpect, dosfstools, mtools, xorriso,\nopenssl, sbsigntool, shim-signed, grub-efi-*-signed, dpkg-dev' },
+  image: { type: 'string', arg: 'IMAGE', help: 'the container image to test in (default: the QEMU image, dockerfiles/qemu, built when\nmissing): Debian with qemu-system-*, python3-pexpect, dosfstools, mtools, xorriso,\nopenssl, sbsigntool, shim-signed, grub-efi-*-signed, dpkg-dev' },
   config: { type: 'string', arg: 'FILE', default: 'distro.yaml', help: 'the matrix whose Debian source package holds the test' },
   'cache-dir': { type: 'string', arg: 'DIR', help: 'where downloads are kept (default: $EDK2_MATRIX_CACHE or ~/.cache/edk2-matrix)' },
 } as const satisfies OptionSpecs;
@@ -30,8 +30,9 @@ export const AUTOPKGTEST_OPTIONS = {
 export const AUTOPKGTEST_COMMAND: CommandSpec<typeof AUTOPKGTEST_OPTIONS> = {
   command: 'npm run autopkgtest',
   usage: ['--destdir DIR [options]'],
-  about: `Runs Debian's own autopkgtest of ovmf, ovmf-ia32, qemu-efi-aarch64 and qemu-efi-arm
-(debian/tests/shell.py from the Debian source package of --config) against the files
+  about: `Runs Debian's own autopkgtest of ovmf, ovmf-ia32, qemu-efi-aarch64, qemu-efi-arm,
+qemu-efi-riscv64 and qemu-efi-loongarch64 (debian/tests/shell.py from the Debian source
+package of --config) against the files
 pull --layout debian installed under DIR, in a container: nothing of the host is used or changed.`,
   options: AUTOPKGTEST_OPTIONS,
   footer: 'Exit status: 0 every test that ran passed (unittest said OK), 1 a test failed or the run did not finish, 2 bad usage.',
