@@ -32,8 +32,8 @@ export const AUTOPKGTEST_COMMAND: CommandSpec<typeof AUTOPKGTEST_OPTIONS> = {
   usage: ['--destdir DIR [options]'],
   about: `Runs Debian's own autopkgtest of ovmf, ovmf-ia32, qemu-efi-aarch64, qemu-efi-arm,
 qemu-efi-riscv64 and qemu-efi-loongarch64 (debian/tests/shell.py from the Debian source
-package of --config) against the files
-pull --layout debian installed under DIR, in a container: nothing of the host is used or changed.`,
+package of --config) against the files pull --layout debian installed under DIR, in a
+container: nothing of the host is used or changed.`,
   options: AUTOPKGTEST_OPTIONS,
   footer: 'Exit status: 0 every test that ran passed (unittest said OK), 1 a test failed or the run did not finish, 2 bad usage.',
 };
