@@ -2,8 +2,7 @@
  * Runs Debian's own autopkgtest of its edk2 firmware (debian/tests/shell.py with
  * debian/python/, from the Debian source package distro.yaml builds) against files installed
  * with `pull --layout debian --destdir DIR`, without touching the host: in a container of the
- * image given (Debian with qemu-system-*, python3-pexpect, dosfstools, mtools, xorriso,
- * openssl, sbsigntool, shim-signed, grub-efi-*-signed, dpkg-dev), into which the test code
+ * image given (by default verification's QEMU image, which holds TEST_PACKAGES), into which the test code
  * and DIR's /usr/share directories of Debian's layout are copied before it starts. The tests
  * are unittest's: what ran, passed, failed and was skipped is read back (unittest-results.ts).
  */
@@ -19,6 +18,17 @@ import { fetchVerified } from '../source/download.ts';
 import { debianPoolUrl } from '../source/materialize.ts';
 import { safeEntries } from '../source/pack-tree.ts';
 import { parseUnittestVerbose, type UnittestReport } from './unittest-results.ts';
+
+/**
+ * What the test needs besides QEMU and the firmware, on an amd64 host: debian/tests/control's
+ * Depends, and the packages of the files shell.py and debian/python/UEFI/*.py call or read
+ * (dpkg-architecture; the unsigned shim and monolithic GRUB the *_unsigned and snakeoil tests
+ * boot). dockerfiles/qemu/packages installs them (a unit test keeps the two in step).
+ */
+export const TEST_PACKAGES = [
+  'python3-pexpect', 'dpkg-dev', 'dosfstools', 'mtools', 'xorriso', 'openssl', 'sbsigntool',
+  'shim-signed', 'shim-unsigned', 'grub-efi-amd64-signed', 'grub-efi-amd64-bin',
+] as const;
 
 /** Where the test code goes in the container. */
 export const TEST_ROOT = '/autopkgtest';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { extract, pack } from 'tar-stream';
 import { describe, expect, it } from 'vitest';
-import { autopkgtestCommand, BEGIN, END, runAutopkgtest, runnerPy, testTree, unittestOutput } from '../../pipeline/pull/autopkgtest.ts';
+import { autopkgtestCommand, BEGIN, END, runAutopkgtest, runnerPy, TEST_PACKAGES, testTree, unittestOutput } from '../../pipeline/pull/autopkgtest.ts';
 import { RunScope } from '../../pipeline/engine/run-scope.ts';
 import { describeReport, parseUnittestVerbose } from '../../pipeline/pull/unittest-results.ts';
 import { FakeEngine } from '../helpers/fake-engine.ts';
@@ -97,5 +97,12 @@ describe('Debian autopkgtest runner', () => {
     const spec = [...engine.containers.values()][0]!.spec;
     expect(spec).toMatchObject({ image: 'edk2-matrix/qemu:test', network: 'none', cmd: autopkgtestCommand().cmd, env: { PYTHONPATH: '/autopkgtest/debian/python' } });
     expect(engine.leftovers().containers).toBe(0);
+  });
+
+  it('runs by default in the QEMU image, whose lock holds every package Debian\'s test calls', () => {
+    const lock = readFileSync(join(import.meta.dirname, '../../dockerfiles/qemu/packages.lock'), 'utf8');
+    const locked = new Set(lock.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split('=')[0]));
+    expect(TEST_PACKAGES.filter((p) => !locked.has(p))).toEqual([]);
+    for (const qemu of ['qemu-system-x86', 'qemu-system-arm', 'qemu-system-riscv', 'qemu-system-misc']) expect(locked).toContain(qemu);
   });
 });
