@@ -46,6 +46,22 @@ artifacts=${ARTIFACTS:-$work/artifacts}
 if [ -z "${ARTIFACTS:-}" ]; then
   npm run -s matrix -- --config distro.yaml --out "$artifacts"
 fi
+# Debian's two secure-boot flavours differ in one setting, PcdUninstallMemAttrProtocol (TRUE in
+# the shim-compatible *.secboot.fd, FALSE in *.secboot.strictnx.fd), read by the platform boot
+# manager library that BdsDxe links: their code images must differ in BdsDxe and nowhere else.
+for pair in \
+  x64-secureboot-enrolled-smm-tpm2-network-release:x64-secureboot-smm-tpm2-network-strictnx-release:OVMF_CODE.fd \
+  ia32-secureboot-smm-tpm2-network-release:ia32-secureboot-smm-tpm2-network-strictnx-release:OVMF_CODE.fd \
+  aarch64-secureboot-enrolled-tpm2-network-release:aarch64-secureboot-tpm2-network-strictnx-release:QEMU_EFI-pflash.raw; do
+  shim=${pair%%:*}; rest=${pair#*:}; nx=${rest%%:*}; image=${rest#*:}
+  modules=$(node --import tsx scripts/flavour-modules.ts "$artifacts/$shim/$image" "$artifacts/$nx/$image" | tr '\n' ' ')
+  if [ "$modules" != "BdsDxe " ]; then
+    echo "debian-autopkgtest-proof: FAILED: $shim and $nx should differ in BdsDxe alone, not in: ${modules:-nothing}" >&2
+    exit 1
+  fi
+  echo "debian-autopkgtest-proof: $nx differs from $shim in BdsDxe alone (PcdUninstallMemAttrProtocol)" >&2
+done
+
 npm run -s release -- keygen --out "$work/publisher"
 npm run -s release -- assemble --config distro.yaml --tag v0.0.0-autopkgtest-proof --commit "$(git rev-parse HEAD)" \
   --out "$work/release" --from "$artifacts"
