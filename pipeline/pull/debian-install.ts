@@ -14,7 +14,7 @@ import { link, mkdir, readFile, rename, symlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { BUILTIN_KEY_SETS, pinMismatch, REPO_CERTS, SNAKEOIL_KEY } from '../config/key-sets.ts';
 import { RECEIPT_FORMAT, type InstalledVariant, type Manifest, type Receipt } from '../domain.ts';
-import { CancelledError, DestinationError, ReleaseError, UsageError } from '../errors.ts';
+import { CancelledError, ReleaseError, UsageError } from '../errors.ts';
 import { syncPath, writeFileSynced } from '../host/atomic-publish.ts';
 import { exists } from '../host/exists.ts';
 import { MANIFEST_FILE, TEMP_PREFIX } from '../layout.ts';
@@ -23,9 +23,9 @@ import { DEBIAN_FILES, DEBIAN_VARIANTS, variantOf, type DebianFile } from './deb
 import { onDisk } from './install-paths.ts';
 import { unpack, type InstallRequest } from './install.ts';
 import { rewriteDescriptor } from './installed-descriptor.ts';
-import { journalPath, writeJournal } from './install-journal.ts';
+import { writeJournal } from './install-journal.ts';
 import { readReceipt, receiptText, recordedLocation } from './receipt.ts';
-import { commitReceipt, stagingJournal, undoInstall } from './transaction.ts';
+import { beginJournal, commitReceipt, refuseInterrupted, stagingJournal, undoInstall } from './transaction.ts';
 
 /** Where Debian's files live; receipts record them relative to it. */
 export const DEBIAN_ROOT = '/usr/share';
@@ -94,9 +94,7 @@ export async function installDebianLayout(req: DebianInstallRequest): Promise<Re
     if (signal.aborted) throw new CancelledError();
   };
   const previous = await readReceipt(paths);
-  if (await exists(journalPath(paths))) {
-    throw new DestinationError(`${disk(paths.dataDir)}: an interrupted pull left its journal`, 'run pull --check there first: it repairs the install');
-  }
+  await refuseInterrupted(paths);
   const other = previous.variants.find((v) => req.ids.includes(v.id) && v.layout !== 'debian');
   if (other) throw new ReleaseError(`install ${other.id}`, `is installed here in edk2-matrix's own layout (${other.dir})`, 'uninstall it first (npm run pull -- uninstall --destdir ...)');
   const owned = new Set(previous.variants.filter((v) => v.layout === 'debian')
@@ -109,12 +107,8 @@ export async function installDebianLayout(req: DebianInstallRequest): Promise<Re
   const parents = [...new Set([paths.dataDir, ...selection.files.map((f) => dirname(f.path))])].map(disk);
   let journal = await stagingJournal(paths, parents, req.made);
   const created = journal.created;
-  let journaled = false;
   try {
-    await mkdir(disk(paths.dataDir), { recursive: true });
-    await writeJournal(paths, journal);
-    journaled = true;
-    await step('journal');
+    await beginJournal(paths, journal, step);
     for (const d of [...parents, ...['v', 't', 'a'].map((s) => disk(join(stage, s)))]) await mkdir(d, { recursive: true });
 
     // 1. Stage: each archive unpacked and checked, then every Debian file made beside it.
@@ -199,6 +193,6 @@ export async function installDebianLayout(req: DebianInstallRequest): Promise<Re
     await commitReceipt(paths, journal, text, log, step);
     return receipt;
   } catch (err) {
-    return undoInstall(paths, journaled ? journal : undefined, err, log);
+    return undoInstall(paths, journal, err, log);
   }
 }

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { RECEIPT_FORMAT, type ArtifactFile, type InstalledVariant, type Manifest, type Receipt } from '../domain.ts';
-import { CancelledError, DestinationError, ReleaseError } from '../errors.ts';
+import { CancelledError, ReleaseError } from '../errors.ts';
 import { fileMode, MANIFEST_FILE, STORE_DIR, TEMP_PREFIX } from '../layout.ts';
 import { publishFile, syncPath } from '../host/atomic-publish.ts';
 import type { Log } from '../domain.ts';
@@ -25,9 +25,9 @@ import type { VerifiedRelease } from '../release/verify-release.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
 import { exists } from '../host/exists.ts';
 import { installedDescriptorName, rewriteDescriptor } from './installed-descriptor.ts';
-import { journalPath, pointLink, writeJournal } from './install-journal.ts';
+import { pointLink, writeJournal } from './install-journal.ts';
 import { readReceipt, receiptText, recordedLocation } from './receipt.ts';
-import { commitReceipt, stagingJournal, undoInstall } from './transaction.ts';
+import { beginJournal, commitReceipt, refuseInterrupted, stagingJournal, undoInstall } from './transaction.ts';
 import { sha256Hex } from '../checksums.ts';
 
 export interface InstallRequest {
@@ -91,22 +91,16 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
   const disk = (p: string) => onDisk(paths, p);
   const step = req.step ?? (() => Promise.resolve());
   const previous = await readReceipt(paths);
-  if (await exists(journalPath(paths))) {
-    throw new DestinationError(`${disk(paths.dataDir)}: an interrupted pull left its journal`, 'run pull --check there first: it repairs the install');
-  }
+  await refuseInterrupted(paths);
   const checkAbort = () => {
     if (signal.aborted) throw new CancelledError();
   };
   const dirs = [paths.dataDir, paths.descriptorDir, ...(paths.live ? [join(paths.dataDir, STORE_DIR)] : [])].map(disk);
   let journal = await stagingJournal(paths, dirs, req.made);
   const created = journal.created;
-  let journaled = false;
   try {
     // 0. The journal, before anything else changes.
-    await mkdir(disk(paths.dataDir), { recursive: true });
-    await writeJournal(paths, journal);
-    journaled = true;
-    await step('journal');
+    await beginJournal(paths, journal, step);
     for (const d of dirs) await mkdir(d, { recursive: true });
 
     // 1. Stage: nothing live changes.
@@ -212,6 +206,6 @@ export async function installRelease(req: InstallRequest): Promise<Receipt> {
     await commitReceipt(paths, journal, text, log, step);
     return receipt;
   } catch (err) {
-    return undoInstall(paths, journaled ? journal : undefined, err, log);
+    return undoInstall(paths, journal, err, log);
   }
 }

@@ -1,13 +1,30 @@
 /**
- * The two ends of an install's commit that every layout shares (install.ts, debian-install.ts):
- * writing the receipt last and letting go of what the install replaced, and, when anything
- * failed, undoing it by the journal and saying what happened in one error.
+ * The two ends of an install that every layout shares (install.ts, debian-install.ts): the
+ * journal first (never over one an interrupted pull left), and at the end the receipt written
+ * last and what the install replaced let go of, or, when anything failed, the install undone by
+ * its journal and what happened said in one error.
  */
+
+/** Refuses to start over the journal of an interrupted pull: `--check` repairs that install first. */
+export async function refuseInterrupted(paths: InstallPaths): Promise<void> {
+  if (await exists(journalPath(paths))) {
+    throw new DestinationError(`${onDisk(paths, paths.dataDir)}: an interrupted pull left its journal`, 'run pull --check there first: it repairs the install');
+  }
+}
+
+/** Writes the install's journal, before anything else changes. */
+export async function beginJournal(paths: InstallPaths, journal: InstallJournal, step: (name: string) => Promise<void>): Promise<void> {
+  await mkdir(onDisk(paths, paths.dataDir), { recursive: true });
+  await writeJournal(paths, journal);
+  await step('journal');
+}
+import { mkdir } from 'node:fs/promises';
 import type { Log } from '../domain.ts';
-import { InstallError, MatrixError } from '../errors.ts';
+import { DestinationError, InstallError, MatrixError } from '../errors.ts';
 import { publishFile, syncPath } from '../host/atomic-publish.ts';
+import { exists } from '../host/exists.ts';
 import { onDisk, type InstallPaths } from './install-paths.ts';
-import { settle, type InstallJournal } from './install-journal.ts';
+import { journalPath, settle, writeJournal, type InstallJournal } from './install-journal.ts';
 import { missingDirs } from './missing-dirs.ts';
 import { receiptPath } from './receipt.ts';
 
@@ -21,10 +38,13 @@ export async function commitReceipt(paths: InstallPaths, journal: InstallJournal
   if (!complete) log.warn(`${onDisk(paths, paths.dataDir)}: installed, but some of what it replaced is left; the next pull or --check removes it`);
 }
 
-/** Undoes a failed install by its journal (when one was written) and throws what to tell the user. */
-export async function undoInstall(paths: InstallPaths, journal: InstallJournal | undefined, err: unknown, log: Log): Promise<never> {
+/**
+ * Undoes a failed install by its journal, when it got as far as writing it (a journal on disk
+ * is this install's: refuseInterrupted let none stand), and throws what to tell the user.
+ */
+export async function undoInstall(paths: InstallPaths, journal: InstallJournal, err: unknown, log: Log): Promise<never> {
   const dir = onDisk(paths, paths.dataDir);
-  if (journal) {
+  if (await exists(journalPath(paths))) {
     const { complete } = await settle(paths, journal, log).catch((e: unknown) => {
       log.warn(`undoing the install failed: ${(e as Error).message}`);
       return { complete: false };
