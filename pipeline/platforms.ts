@@ -106,26 +106,20 @@ const ovmfFiles = {
   vars: { built: 'OVMF_VARS.fd', published: 'OVMF_VARS.fd', padTo: undefined },
 } satisfies Record<string, FirmwareOutput>;
 
-const armVirtFiles = {
-  code: { built: 'QEMU_EFI.fd', published: 'QEMU_EFI-pflash.raw', padTo: VIRT_PFLASH_BYTES },
-  vars: { built: 'QEMU_VARS.fd', published: 'QEMU_VARS-pflash.raw', padTo: VIRT_PFLASH_BYTES },
-} satisfies Record<string, FirmwareOutput>;
-
 /*
  * Published names: an image padded for pflash is published as `<edk2's name>-pflash.raw`, the
  * scheme ARM's already follows (and Debian's and Ubuntu's historical QEMU_EFI-pflash.raw): the
  * suffix says "sized for the machine, not edk2's FV", and edk2's own name says which
  * platform built it. Debian publishes the same padded bytes under edk2's `.fd` names.
  */
-const riscVVirtFiles = {
-  code: { built: 'RISCV_VIRT_CODE.fd', published: 'RISCV_VIRT_CODE-pflash.raw', padTo: RISCV_VIRT_PFLASH_BYTES },
-  vars: { built: 'RISCV_VIRT_VARS.fd', published: 'RISCV_VIRT_VARS-pflash.raw', padTo: RISCV_VIRT_PFLASH_BYTES },
-} satisfies Record<string, FirmwareOutput>;
+function pflashFiles(code: string, vars: string, padTo: number): Record<'code' | 'vars', FirmwareOutput> {
+  const output = (built: string): FirmwareOutput => ({ built, published: built.replace(/\.fd$/, '-pflash.raw'), padTo });
+  return { code: output(code), vars: output(vars) };
+}
 
-const loongArchVirtFiles = {
-  code: { built: 'QEMU_EFI.fd', published: 'QEMU_EFI-pflash.raw', padTo: LOONGARCH_VIRT_PFLASH_BYTES },
-  vars: { built: 'QEMU_VARS.fd', published: 'QEMU_VARS-pflash.raw', padTo: LOONGARCH_VIRT_PFLASH_BYTES },
-} satisfies Record<string, FirmwareOutput>;
+const armVirtFiles = pflashFiles('QEMU_EFI.fd', 'QEMU_VARS.fd', VIRT_PFLASH_BYTES);
+const riscVVirtFiles = pflashFiles('RISCV_VIRT_CODE.fd', 'RISCV_VIRT_VARS.fd', RISCV_VIRT_PFLASH_BYTES);
+const loongArchVirtFiles = pflashFiles('QEMU_EFI.fd', 'QEMU_VARS.fd', LOONGARCH_VIRT_PFLASH_BYTES);
 
 interface DscFacts {
   readonly arches: readonly Arch[];
