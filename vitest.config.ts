@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * pipeline's users meet them: the matrix build fills the artifact cache that the release
  * rehearsal compares against and the pull tests install from. Unit tests come first.
  */
-const ORDER = ['test/unit/', 'bad-input', 'matrix-build', 'source-tree', 'release-rehearsal', 'pull', 'secure-boot', 'qemu-image', 'builder-lock', 'fault-drills', 'disk-full'];
+const ORDER = ['test/unit/', 'bad-input', 'matrix-build', 'source-tree', 'incremental', 'release-rehearsal', 'pull', 'secure-boot', 'qemu-image', 'builder-lock', 'fault-drills', 'disk-full'];
 
 class PipelineOrder extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

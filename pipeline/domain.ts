@@ -328,6 +328,17 @@ export interface PreparedSource {
   readonly digests: readonly { readonly name: string; readonly sha256: string }[];
   /** Bundled third-party libraries (from the source facts). */
   readonly components: readonly SourceComponent[];
+  /** A working tree's files as built (source.path): what an incremental build compares. */
+  readonly tree?: TreeContent;
+}
+
+/** The content of a working tree, file by file: what a kept build tree was built from. */
+export interface TreeContent {
+  readonly root: string;
+  /** The tree's digest (source/tree-snapshot.ts). */
+  readonly digest: string;
+  /** Path → `type exec sha256` of every file. */
+  readonly files: ReadonlyMap<string, string>;
 }
 
 // ─── build / export ────────────────────────────────────────────────────────────────────────
@@ -440,6 +451,11 @@ export interface BuildRecord {
   readonly image: string;
   /** Whether the files were shown identical across two clean builds; undefined when not checked. */
   readonly reproducible: boolean | undefined;
+  /**
+   * How a working tree's build started: from the variant's kept build tree (`incremental`), or
+   * from nothing with its reason (`clean: no kept build yet`); undefined for any other source.
+   */
+  readonly start: string | undefined;
 }
 
 /** The last boot verification of a published variant (`<id>/boot.json`). */

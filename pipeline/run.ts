@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BuildPlan, Log, MatrixConfig, SourceFacts, Variant, VariantOutcome } from './domain.ts';
 import { ensureCcacheVolume } from './edk2-build/ccache-volume.ts';
+import { cacheNamespace } from './engine/cache-namespace.ts';
 import type { BuildLimits } from './edk2-build/run-build.ts';
 import type { Engine } from './engine/engine.ts';
 import { newRunId, RunScope } from './engine/run-scope.ts';
@@ -45,6 +46,8 @@ export interface RunOptions {
   readonly rehash?: boolean;
   /** Keep the workspace of a variant whose build fails, for `--shell` (until `--clean`). */
   readonly keepFailed?: boolean;
+  /** A working tree's variants build from nothing (not from their kept build trees). */
+  readonly cleanBuild?: boolean;
   /** Where the run records what it did when (the caller draws it); a fresh one when not given. */
   readonly timeline?: Timeline;
 }
@@ -132,6 +135,10 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
       const ctx = {
         scope, image, source, limits, ccacheVolume, logDir, outDir: opts.outDir,
         cache, index, verifyReproducible: opts.verifyReproducible, keepFailed: opts.keepFailed, reporter, timeline,
+        // A working tree builds incrementally in kept build trees; a reproducibility check never.
+        buildTrees: source.tree && !opts.verifyReproducible
+          ? { cacheDir: opts.cacheDir, namespace: cacheNamespace(opts.cacheDir), forceClean: opts.cleanBuild === true }
+          : undefined,
       };
       const buildStart = performance.now();
       built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s));

@@ -40,6 +40,10 @@ export const MATRIX_OPTIONS = {
     type: 'flag',
     help: 'keep the workspace of a variant whose build fails (one per variant, until\n--clean), to step into with --shell',
   },
+  'clean-build': {
+    type: 'flag',
+    help: 'build every variant of a working tree (--source-dir) from nothing, not from\nits kept build tree; the result is kept for the next incremental build',
+  },
   shell: {
     type: 'string', arg: 'ID',
     help: 'open a shell in the kept workspace of variant ID (needs a terminal): the\nbuild\'s image and mounts, edksetup.sh sourced; prints the build command',

@@ -139,7 +139,7 @@ export async function matrixCommand(argv: readonly string[], signal: AbortSignal
   await checkOutDir(outDir);
   const result = await runMatrix(engine, {
     config, variants, outDir, cacheDir, schedule: plan, timeoutMs: opts.timeout,
-    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible, rehash: opts.rehash, keepFailed: opts.keepFailed,
+    noCache: opts.noCache, verifyReproducible: opts.verifyReproducible, rehash: opts.rehash, keepFailed: opts.keepFailed, cleanBuild: opts.cleanBuild,
   }, reporter, signal);
   reporter.summary(result, outDir);
   const built = result.outcomes.filter((o) => o.status === 'built').map((o) => o.id);

@@ -4,6 +4,7 @@
  * directory: they are rebuilt when needed), downloads the matrix does not pin — and empties
  * what only saves time: the compiler cache, git checkouts and source facts.
  */
+import { BUILD_TREES_DIR } from '../edk2-build/build-tree.ts';
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fingerprintFile } from '../source/tree-snapshot.ts';
@@ -36,7 +37,8 @@ export async function pruneCaches(engine: Engine, config: MatrixConfig, outDir: 
   for (const v of found.volumes) {
     const role = v.labels[LABEL_ROLE];
     const ours = v.id.includes(`-${ns}`);
-    const unused = (role === 'source' && !sourceKeys.has(v.labels[LABEL_KEY] ?? '')) || role === 'ccache';
+    // Kept build trees (incremental builds of a working tree) are a cache too: the next build is clean.
+    const unused = (role === 'source' && !sourceKeys.has(v.labels[LABEL_KEY] ?? '')) || role === 'ccache' || role === 'build-tree';
     if (ours && unused) {
       await engine.removeVolume(v.id);
       volumes += 1;
@@ -62,7 +64,7 @@ export async function pruneCaches(engine: Engine, config: MatrixConfig, outDir: 
   }
   // Fingerprints of working trees (source/tree-snapshot.ts): all but those of the matrix's own tree.
   const keep = config.source.kind === 'tree' ? fingerprintFile(cacheDir, config.source.path) : undefined;
-  for (const dir of ['source-facts', 'git', 'trees']) {
+  for (const dir of ['source-facts', 'git', 'trees', BUILD_TREES_DIR]) {
     for (const name of await readdir(join(cacheDir, dir)).catch(() => [] as string[])) {
       if (join(cacheDir, dir, name) === keep) continue;
       await rm(join(cacheDir, dir, name), { recursive: true, force: true });

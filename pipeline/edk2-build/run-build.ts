@@ -3,7 +3,8 @@
  * capabilities, read-only root, memory and pids limits, the shared compiler cache if any.
  * Output streams to the variant's log file; CPU use is sampled for the summary. The container
  * and its volume are removed afterwards, whatever happened (with `--keep-failed`, a failed
- * build's workspace is first copied into a kept volume: kept-workspace.ts).
+ * build's workspace is first copied into a kept volume: kept-workspace.ts), unless the build
+ * ran in a kept build tree (build-tree.ts), which stays for the next incremental build.
  */
 import type { BuildPlan, BuilderImage, PreparedSource } from '../domain.ts';
 import type { Container } from '../engine/engine.ts';
@@ -33,6 +34,11 @@ export interface BuildJob {
   readonly onLine: (line: string) => void;
   /** `--keep-failed`: when edk2's build fails, keep a copy of its workspace for `--shell`. */
   readonly keepFailed?: boolean;
+  /**
+   * A kept build tree (build-tree.ts) to build in, as it is: made and emptied by its owner, and
+   * left in place afterwards. Without it the build gets a work volume of its own, removed after.
+   */
+  readonly workVolume?: string;
 }
 
 /** What `use` gets: the stopped container and its work volume. */
@@ -107,8 +113,9 @@ export async function withBuild<T>(
 ): Promise<{ result: T; cpuNanos: number }> {
   const { plan, limits } = job;
   const { variant } = plan;
-  const workVolume = `edk2-matrix-work-${scope.runId}-${variant.id}-${Math.random().toString(36).slice(2, 8)}`;
-  await scope.createTemporaryVolume(workVolume, { [LABEL_VARIANT]: variant.id });
+  const temporary = job.workVolume === undefined;
+  const workVolume = job.workVolume ?? `edk2-matrix-work-${scope.runId}-${variant.id}-${Math.random().toString(36).slice(2, 8)}`;
+  if (temporary) await scope.createTemporaryVolume(workVolume, { [LABEL_VARIANT]: variant.id });
   let container: Container | undefined;
   try {
     container = await scope.createContainer({
@@ -174,6 +181,6 @@ export async function withBuild<T>(
     // What cannot be removed now stays tracked by the scope, whose cleanup at the end of the run
     // tries again and reports what is left (for `--clean`).
     if (container) await scope.removeContainer(container).catch(() => {});
-    await scope.removeVolume(workVolume).catch(() => {});
+    if (temporary) await scope.removeVolume(workVolume).catch(() => {});
   }
 }

@@ -11,7 +11,7 @@ import type { Container, ContainerSpec } from './engine.ts';
 import { followOutputToFile, LAST_LINES } from './output-log.ts';
 
 /** Labels a run gives what it creates, by what it is for (see run-scope.ts). */
-export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache' | 'builder' | 'kept' | 'shell' | 'qemu' | 'boot';
+export type Role = 'build' | 'prepare' | 'probe' | 'work' | 'source' | 'ccache' | 'builder' | 'kept' | 'build-tree' | 'shell' | 'qemu' | 'boot';
 
 /** What running a container to completion needs of the run's scope (a RunScope): labelled creation and removal. */
 export interface ContainerOwner {

@@ -25,6 +25,8 @@ export interface ExportJob {
   readonly source: PreparedSource;
   readonly image: BuilderImage;
   readonly logPath: string;
+  /** BuildRecord.start. */
+  readonly start?: string;
 }
 
 /** One of the recipe's outputs, copied out of the stopped build container and padded; undefined when an optional one is absent. */
@@ -64,7 +66,7 @@ export async function collectVariantFiles(job: ExportJob, reproducible?: boolean
   const manifest = makeManifest({
     plan: job.plan, source: job.source, image: job.image, files: files.map(describeFile), enrolled: await enrolledStores(job.container, recipe, certificateFiles(job.plan.variant)),
   });
-  const record = makeBuildRecord({ plan: job.plan, seconds: job.seconds, image: job.image, reproducible });
+  const record = makeBuildRecord({ plan: job.plan, seconds: job.seconds, image: job.image, reproducible, start: job.start });
   return [
     ...files.map((f) => ({ name: f.name, data: f.data, mode: fileMode(f.name) })),
     { name: BUILD_LOG, data: await readFile(job.logPath), mode: fileMode(BUILD_LOG) },

@@ -90,6 +90,7 @@ export const buildRecordSchema = z.object({
   threads: z.number().int().positive(),
   image: z.string(),
   reproducible: absentOr(z.boolean()),
+  start: absentOr(z.string()),
 });
 
 /** Only what says whose manifest it is and in which format: checked before the whole schema. */

@@ -54,6 +54,8 @@ export interface RecordInputs {
   readonly image: BuilderImage;
   /** True or false when two clean builds were compared; undefined when not checked. */
   readonly reproducible: boolean | undefined;
+  /** BuildRecord.start. */
+  readonly start?: string;
 }
 
 export function makeBuildRecord(i: RecordInputs): BuildRecord {
@@ -64,5 +66,6 @@ export function makeBuildRecord(i: RecordInputs): BuildRecord {
     threads: i.plan.threads,
     image: i.image.id,
     reproducible: i.reproducible,
+    start: i.start,
   };
 }

@@ -16,6 +16,8 @@ import { cacheNamespace } from '../engine/cache-namespace.ts';
 import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
 import { packTree } from './pack-tree.ts';
 import { sha256Hex } from '../checksums.ts';
+import { treeContent, treeSnapshot } from './tree-snapshot.ts';
+import { plannedUpdate, recordTreeVolume, updateTreeVolume } from './tree-volume.ts';
 
 /** Bump when the way a tree is prepared changes (it is part of the key). */
 const PREPARE_VERSION = 2;
@@ -26,10 +28,17 @@ export function sourceKey(identity: Pick<SourceIdentity, 'digests'>, imageId: st
   return sha256Hex(JSON.stringify({ v: PREPARE_VERSION, digests: identity.digests, imageId }));
 }
 
-/** `namespace` ties the volume to one cache directory (see build/ccache-volume.ts). */
-export function sourceVolumeName(key: string, namespace: string): string {
-  return `edk2-matrix-src-${namespace}-${key.slice(0, 16)}`;
+/**
+ * `namespace` ties the volume to one cache directory (see build/ccache-volume.ts). A working
+ * tree's volume is also named by its files' epochs (the times it holds, tree-snapshot.ts): the
+ * same content seen again later is a new volume, whose times are newer than any build since.
+ */
+export function sourceVolumeName(key: string, namespace: string, epochDigest?: string): string {
+  return `edk2-matrix-src-${namespace}-${(epochDigest ? sha256Hex(`${key} ${epochDigest}`) : key).slice(0, 16)}`;
 }
+
+/** Label of a working tree's source volumes: which tree (a digest of its path) they copy. */
+export const LABEL_TREE = 'edk2-matrix.tree';
 
 /** `PATCH-FAILED <patch>` and the file patch(1) was working on when it failed. */
 export function patchFailure(log: string): { patch: string; file: string | undefined } | undefined {
@@ -65,8 +74,13 @@ export async function ensureSource(
   const engine = scope.engine;
   const identity = await sourceIdentity(spec, cacheDir, log);
   const key = sourceKey(identity, image.id);
-  const volume = sourceVolumeName(key, cacheNamespace(cacheDir));
-  const prepared: PreparedSource = { key, volume, description: identity.description, origin: identity.origin, digests: identity.digests, components };
+  const snap = spec.kind === 'tree' ? await treeSnapshot(spec, cacheDir, log) : undefined;
+  const volume = sourceVolumeName(key, cacheNamespace(cacheDir), snap?.epochDigest);
+  const prepared: PreparedSource = {
+    key, volume, description: identity.description, origin: identity.origin, digests: identity.digests, components,
+    ...(snap ? { tree: treeContent(snap) } : {}),
+  };
+  const treeLabel: Record<string, string> = snap ? { [LABEL_TREE]: sha256Hex(snap.root).slice(0, 32) } : {};
   if (await engine.volumeExists(volume)) {
     if ((await readyKey(scope, image, volume)) === key) {
       log.info(`source ${identity.description}: prepared (volume ${volume})`);
@@ -76,13 +90,34 @@ export async function ensureSource(
     await engine.removeVolume(volume);
   }
 
-  const inputs = await materializeSource(spec, cacheDir, log, signal);
-  log.info(`source ${identity.description}: ${spec.kind === 'tree' ? 'copying the tree' : 'unpacking, patching'} and building BaseTools in volume ${volume}`);
   const logDir = join(cacheDir, 'logs');
   await mkdir(logDir, { recursive: true });
   const logPath = join(logDir, `source-${key.slice(0, 16)}.log`);
+  // A working tree's previous volume, when its tools are the same: copied, and only what changed written.
+  if (snap) {
+    const planned = await plannedUpdate({ scope, snap, image, cacheDir, log });
+    if (planned) {
+      const { from, update } = planned;
+      log.info(`source ${identity.description}: ${update.put.length} file${update.put.length === 1 ? '' : 's'} written, ` +
+        `${update.deleted.length} deleted, into a copy of volume ${from} (BaseTools as built there) in volume ${volume}`);
+      await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key, ...treeLabel }));
+      let ok = false;
+      try {
+        await updateTreeVolume({ scope, snap, image, key, volume, cacheDir, logPath, log, signal }, from, update);
+        ok = true;
+      } finally {
+        if (!ok) await engine.removeVolume(volume).catch(() => {});
+      }
+      await recordTreeVolume(cacheDir, snap, volume, key, image);
+      await removeEarlierTreeVolumes(scope, volume, treeLabel, log);
+      return prepared;
+    }
+  }
+
+  const inputs = await materializeSource(spec, cacheDir, log, signal);
+  log.info(`source ${identity.description}: ${spec.kind === 'tree' ? 'copying the tree' : 'unpacking, patching'} and building BaseTools in volume ${volume}`);
   let ok = false;
-  await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key }));
+  await engine.createVolume(volume, scope.labels('source', { [LABEL_KEY]: key, ...treeLabel }));
   try {
     // What edk2-fix-basetools did to this tree, taken as the log streams by: worth a line each
     // once the source is ready, as it changes edk2's tools.
@@ -119,12 +154,29 @@ export async function ensureSource(
     }
     for (const fix of fixes) log.info(`source ${identity.description}: ${fix}`);
     ok = true;
+    if (snap) {
+      await recordTreeVolume(cacheDir, snap, volume, key, image);
+      await removeEarlierTreeVolumes(scope, volume, treeLabel, log);
+    }
     return prepared;
   } finally {
     if (!ok) {
       await engine.removeVolume(volume).catch((err: unknown) =>
         log.warn(`could not remove the unfinished source volume ${volume} (${describeError(err)}); the next run makes it again`));
     }
+  }
+}
+
+/**
+ * A working tree's earlier source volumes (of this cache) are not used again once a newer one
+ * is made: removed, except one another run still mounts (the engine refuses; it goes next time).
+ */
+async function removeEarlierTreeVolumes(scope: RunScope, keep: string, treeLabel: Record<string, string>, log: Log): Promise<void> {
+  const found = await scope.engine.findLabelled(treeLabel);
+  const prefix = keep.slice(0, keep.lastIndexOf('-') + 1);
+  for (const v of found.volumes) {
+    if (v.id === keep || !v.id.startsWith(prefix)) continue;
+    await scope.engine.removeVolume(v.id).catch((err: unknown) => log.info(`kept the earlier source volume ${v.id} (${describeError(err)})`));
   }
 }
 

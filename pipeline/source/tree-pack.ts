@@ -3,7 +3,8 @@
  * digested, each checked against its fingerprint again as it is read (a tree edited while it is
  * being packed stops the run instead of building something else than its digest names), with
  * every directory made for the build user. The tree itself is only read: builds write into
- * the volume's copy, never into it.
+ * the volume's copy, never into it. Each file's time in the volume is its content's epoch
+ * (tree-snapshot.ts), which is what edk2's make compares with a kept build's outputs.
  */
 import { createReadStream, lstatSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,8 @@ export function parentDirs(path: string): string[] {
   return parts.map((_, i) => parts.slice(0, i + 1).join('/'));
 }
 
-export function walkSnapshot(snap: TreeSnapshot): DirectoryWalker {
+/** The snapshot's files (only those of `only`, when given: an update of an earlier volume). */
+export function walkSnapshot(snap: TreeSnapshot, only?: ReadonlySet<string>): DirectoryWalker {
   return async (out: Pack) => {
     const add = (header: Parameters<Pack['entry']>[0], body?: NodeJS.ReadableStream) =>
       new Promise<void>((resolve, reject) => {
@@ -28,6 +30,7 @@ export function walkSnapshot(snap: TreeSnapshot): DirectoryWalker {
       });
     const made = new Set<string>();
     for (const f of snap.files) {
+      if (only && !only.has(f.path)) continue;
       for (const dir of parentDirs(f.path)) {
         if (made.has(dir)) continue;
         made.add(dir);
@@ -45,7 +48,7 @@ export function walkSnapshot(snap: TreeSnapshot): DirectoryWalker {
           'run again once you are done editing (the run builds the tree as it is when it starts)');
       }
       if (f.type === 'symlink') await add({ name: f.path, type: 'symlink', linkname: f.linkname ?? '' });
-      else await add({ name: f.path, type: 'file', mode: f.executable ? 0o755 : 0o644, size: f.size, mtime: new Date(f.mtimeMs) }, createReadStream(full));
+      else await add({ name: f.path, type: 'file', mode: f.executable ? 0o755 : 0o644, size: f.size, mtime: new Date(f.epochMs) }, createReadStream(full));
     }
   };
 }

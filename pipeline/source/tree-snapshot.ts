@@ -11,13 +11,18 @@
  *
  * A fingerprint taken within RACY_MS of the file's last modification is not kept (git's
  * "racily clean" entries): an edit in the same timestamp tick would not show in it.
+ *
+ * Each path also keeps its content's epoch: the time a run first saw that content there. The
+ * source volume gets these as its files' modification times (tree-pack.ts), not the tree's own:
+ * a file is newer than a kept build (edk2-build/kept-build.ts) exactly when its content changed
+ * after that build, whatever the editor, `git checkout`, `cp -p` or a revert did to its time.
  */
 import { createHash } from 'node:crypto';
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Log, TreeSourceSpec } from '../domain.ts';
+import type { Log, TreeContent, TreeSourceSpec } from '../domain.ts';
 import { readCachedJson, type JsonFileKind } from '../host/read-json.ts';
 import { sha256Hex } from '../checksums.ts';
 import { checkEntry } from './tar-safety.ts';
@@ -39,6 +44,8 @@ export interface TreeFile {
   readonly mtimeMs: number;
   /** sha256 of the content (a file) or of the target (a link). */
   readonly sha256: string;
+  /** When a run first saw this content at this path (ms; whole seconds): its time in the source volume. */
+  readonly epochMs: number;
   readonly linkname: string | undefined;
 }
 
@@ -51,6 +58,8 @@ export interface TreeSnapshot {
   readonly files: readonly TreeFile[];
   /** Files read and hashed this time (the rest matched their fingerprints). */
   readonly hashed: number;
+  /** Over every file's path and epoch: a source volume holds these times, so its name has it. */
+  readonly epochDigest: string;
   readonly git: boolean;
 }
 
@@ -74,6 +83,8 @@ const storeSchema = z.object({
   root: z.string(),
   digest: z.string(),
   entries: z.string(),
+  /** `path TAB sha256 TAB epoch` lines (epochs of files without a fingerprint too). */
+  epochs: z.string().optional(),
 });
 const STORE_KIND: JsonFileKind = { what: 'tree fingerprint cache', hint: 'hashing the whole tree again' };
 const HEX64 = /^[0-9a-f]{64}$/;
@@ -98,6 +109,57 @@ export function formatEntries(entries: ReadonlyMap<string, Fingerprint>): string
   // A path with a tab or a newline in it keeps no fingerprint: it is read every time.
   for (const [path, fp] of entries) if (!/[\t\n]/.test(path)) lines.push(`${path}\t${fp.stat}\t${fp.sha256}`);
   return lines.join('\n');
+}
+
+interface Epoch {
+  readonly sha256: string;
+  readonly epochMs: number;
+}
+
+export function parseEpochs(text: string | undefined): Map<string, Epoch> {
+  const out = new Map<string, Epoch>();
+  for (const line of (text ?? '').split('\n')) {
+    const [path, sha256, epoch, extra] = line.split('\t');
+    const epochMs = Number(epoch);
+    if (!path || extra !== undefined || !HEX64.test(sha256 ?? '') || !Number.isSafeInteger(epochMs)) continue;
+    out.set(path, { sha256: sha256!, epochMs });
+  }
+  return out;
+}
+
+export function formatEpochs(files: readonly Pick<TreeFile, 'path' | 'sha256' | 'epochMs'>[]): string {
+  return files.filter((f) => !/[\t\n]/.test(f.path)).map((f) => `${f.path}\t${f.sha256}\t${f.epochMs}`).join('\n');
+}
+
+/**
+ * The epoch given to content first seen by a run that started at `startedAt`: whole seconds
+ * (what a tar header keeps), strictly after anything a build finished before this run started.
+ */
+export function newEpoch(startedAt: number): number {
+  return (Math.floor(startedAt / 1000) + 1) * 1000;
+}
+
+/** `path TAB value` lines (as the cache keeps per-file records) into a map, and back; a path with a tab or newline is left out. */
+export function parsePathLines(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0) out.set(line.slice(0, tab), line.slice(tab + 1));
+  }
+  return out;
+}
+
+export function formatPathLines(entries: ReadonlyMap<string, string>): string {
+  return [...entries].filter(([p]) => !/[\t\n]/.test(p)).map(([p, v]) => `${p}\t${v}`).join('\n');
+}
+
+/** The files of a snapshot as a kept build tree compares them (domain's TreeContent). */
+export function treeContent(snap: TreeSnapshot): TreeContent {
+  return {
+    root: snap.root,
+    digest: snap.digest,
+    files: new Map(snap.files.map((f) => [f.path, `${f.type} ${f.executable ? 'x' : '-'} ${f.sha256}`])),
+  };
 }
 
 export function fingerprintFile(cacheDir: string, root: string): string {
@@ -138,6 +200,11 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
   ]);
   for (const m of listing.missingSubmodules) log.warn(`source tree ${root}: submodule ${m} is not checked out (git submodule update --init)`);
   const known = cached?.root === root ? parseEntries(cached.entries) : new Map<string, Fingerprint>();
+  const epochs = cached?.root === root ? parseEpochs(cached.epochs) : new Map<string, Epoch>();
+  const epochOf = (path: string, sha256: string) => {
+    const e = epochs.get(path);
+    return e?.sha256 === sha256 ? e.epochMs : newEpoch(startedAt);
+  };
   const kept = new Map<string, Fingerprint>();
   const slots: (TreeFile | undefined)[] = [];
   const toHash: { index: number; path: string; st: Stats }[] = [];
@@ -158,7 +225,7 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
     const base = { path, type, executable: (st.mode & 0o111) !== 0, size: st.size, mtimeMs: st.mtimeMs, linkname } as const;
     const fp = known.get(path);
     if (fp && fp.stat === statKey(st)) {
-      slots.push({ ...base, sha256: fp.sha256 });
+      slots.push({ ...base, sha256: fp.sha256, epochMs: epochOf(path, fp.sha256) });
       kept.set(path, fp);
     } else {
       toHash.push({ index: slots.length, path, st });
@@ -169,19 +236,20 @@ export async function readTree(root: string, cacheDir: string, log: Log): Promis
     const f = join(root, path);
     const sha256 = st.isSymbolicLink() ? sha256Hex(`link:${readlinkSync(f)}`) : sha256Hex(await readFile(f));
     const linkname = st.isSymbolicLink() ? readlinkSync(f) : undefined;
-    slots[index] = { path, type: st.isSymbolicLink() ? 'symlink' : 'file', executable: (st.mode & 0o111) !== 0, size: st.size, mtimeMs: st.mtimeMs, sha256, linkname };
+    slots[index] = { path, type: st.isSymbolicLink() ? 'symlink' : 'file', executable: (st.mode & 0o111) !== 0, size: st.size, mtimeMs: st.mtimeMs, sha256, epochMs: epochOf(path, sha256), linkname };
     if (st.mtimeMs < startedAt - RACY_MS) kept.set(path, { stat: statKey(st), sha256 });
   });
   const files = slots.filter((f): f is TreeFile => f !== undefined);
   const digest = treeDigest(files);
-  const changed = toHash.length > 0 || !cached || cached.digest !== digest || known.size !== kept.size;
+  const changed = toHash.length > 0 || !cached || cached.digest !== digest || known.size !== kept.size || epochs.size !== files.length;
   if (changed) {
     await mkdir(join(cacheDir, 'trees'), { recursive: true });
     const temp = `${store}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify({ format: TREE_FORMAT, root, digest, entries: formatEntries(kept) }));
+    await writeFile(temp, JSON.stringify({ format: TREE_FORMAT, root, digest, entries: formatEntries(kept), epochs: formatEpochs(files) }));
     await rename(temp, store);
   }
-  return { root, commit, digest, files, hashed: toHash.length, git: listing.git };
+  const epochDigest = sha256Hex(files.map((f) => `${f.epochMs} ${f.path}`).join('\0'));
+  return { root, commit, digest, files, hashed: toHash.length, git: listing.git, epochDigest };
 }
 
 const snapshots = new WeakMap<TreeSourceSpec, Promise<TreeSnapshot>>();

@@ -19,7 +19,7 @@ import { ReleaseError } from '../../pipeline/errors.ts';
 import { readShard } from '../../pipeline/release/assemble.ts';
 import { seriesNames } from '../../pipeline/source/export-source.ts';
 import { sourceIdentity } from '../../pipeline/source/materialize.ts';
-import { sourceKey } from '../../pipeline/source/prepare.ts';
+import { sourceKey, sourceVolumeName } from '../../pipeline/source/prepare.ts';
 import { leftOutOfTree } from '../../pipeline/source/tree-files.ts';
 import { parentDirs } from '../../pipeline/source/tree-pack.ts';
 import { readTree, RACY_MS } from '../../pipeline/source/tree-snapshot.ts';
@@ -153,6 +153,36 @@ describe('the digest of a tree', () => {
     expect(seen.size).toBe(4);
   });
 
+  it('gives each file the epoch its content was first seen at: kept while it stays, newer when it changes or is reverted', async () => {
+    const root = fakeTree();
+    const cache = tempDir('cache-');
+    const epoch = (snap: Awaited<ReturnType<typeof readTree>>, path: string) => snap.files.find((f) => f.path === path)!.epochMs;
+    const BASE = 'MdePkg/Include/Base.h';
+    const first = await readTree(root, cache, quiet);
+    expect(epoch(first, BASE) % 1000).toBe(0);
+    expect(epoch(first, BASE)).toBeGreaterThan(Date.now() - 5000);
+    await new Promise((r) => setTimeout(r, 1100));
+    // Touched, same bytes: its epoch stays, and so does the name of the source volume.
+    const t = new Date(OLD.getTime() - 5000);
+    utimesSync(join(root, BASE), t, t);
+    const touched = await readTree(root, cache, quiet);
+    expect(epoch(touched, BASE)).toBe(epoch(first, BASE));
+    expect(touched.epochDigest).toBe(first.epochDigest);
+    const original = readFileSync(join(root, BASE));
+    write(root, BASE, '#define TRUE 4\n');
+    const edited = await readTree(root, cache, quiet);
+    expect(epoch(edited, BASE)).toBeGreaterThan(epoch(first, BASE));
+    expect(epoch(edited, 'edksetup.sh')).toBe(epoch(first, 'edksetup.sh'));
+    await new Promise((r) => setTimeout(r, 1100));
+    // Reverted, with its old time back: the content is not what was last built, so it is newer still.
+    write(root, BASE, original.toString());
+    const reverted = await readTree(root, cache, quiet);
+    expect(reverted.digest).toBe(first.digest);
+    expect(epoch(reverted, BASE)).toBeGreaterThan(epoch(edited, BASE));
+    expect(reverted.epochDigest).not.toBe(first.epochDigest);
+    expect(sourceVolumeName('k', 'ns', reverted.epochDigest)).not.toBe(sourceVolumeName('k', 'ns', first.epochDigest));
+  });
+
   it('keeps no fingerprint of a file modified within the racy window: it is read again next time', async () => {
     const root = fakeTree();
     const cache = tempDir('cache-');
@@ -281,24 +311,36 @@ describe('npm run matrix with a tree', () => {
     const f = await matrixFixture();
     const tree = gitTree();
     const args = ['--config', f.file, '--out', f.out, '--cache-dir', f.cache, '--source-dir', tree, '--only', 'x64-debug'];
-    const first = await run(matrixCommand, args, builderEngine());
+    // One engine for the three runs, as one host's: the kept build tree stays between them.
+    const engine = builderEngine();
+    const first = await run(matrixCommand, args, engine);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/source tree .*: 6 files, 6 hashed; git [0-9a-f]{12}/);
+    expect(first.stderr).toContain('x64-debug: clean build (no kept build yet), kept for incremental builds');
     const manifest = JSON.parse(readFileSync(join(f.out, 'x64-debug', 'manifest.json'), 'utf8')) as Manifest;
     expect(manifest.source.origin).toEqual({ kind: 'tree', commit: git(tree, 'rev-parse', 'HEAD'), digest: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(manifest.source.description).toMatch(/^local tree \(git [0-9a-f]{12}, content [0-9a-f]{12}\)$/);
 
-    const again = await run(matrixCommand, args, builderEngine());
+    const again = await run(matrixCommand, args, engine);
     expect(again.code).toBe(0);
     expect(again.stderr).toContain('6 files, 0 hashed (all unchanged since they were last read)');
     expect(JSON.parse(readFileSync(join(f.out, 'x64-debug', 'manifest.json'), 'utf8'))).toEqual(manifest);
     expect(again.stderr).not.toMatch(/copying the tree and building BaseTools/);
 
     write(tree, 'MdePkg/Include/Base.h', '#define TRUE 0\n');
-    const edited = await run(matrixCommand, args, builderEngine());
+    const commands = () => [...engine.containers.values()].map((c) => c.spec.cmd.join(' '));
+    const before = commands().length;
+    const edited = await run(matrixCommand, args, engine);
     expect(edited.code).toBe(0);
     expect(edited.stderr).toContain('6 files, 1 hashed');
-    expect(edited.stderr).toMatch(/copying the tree and building BaseTools/);
+    // The tree's previous volume is copied and the one changed file written: BaseTools is not built again.
+    expect(edited.stderr).toMatch(/1 file written, 0 deleted, into a copy of volume edk2-matrix-src-\S+ \(BaseTools as built there\)/);
+    const ran = commands().slice(before);
+    expect(ran.some((c) => c.startsWith('cp -a -- /from/. /src/'))).toBe(true);
+    expect(ran.some((c) => c.includes('edk2-matrix-update'))).toBe(true);
+    expect(ran.some((c) => c.startsWith('edk2-prepare-source'))).toBe(false);
+    expect([...engine.volumes.keys()].filter((v) => v.startsWith('edk2-matrix-src-'))).toHaveLength(1);
+    expect(edited.stderr).toContain('x64-debug: incremental build, from its kept build tree: 1 changed file since its last build');
     const rebuilt = JSON.parse(readFileSync(join(f.out, 'x64-debug', 'manifest.json'), 'utf8')) as Manifest;
     expect(rebuilt.key).not.toBe(manifest.key);
     expect(rebuilt.source.origin).not.toEqual(manifest.source.origin);
