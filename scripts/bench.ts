@@ -16,7 +16,6 @@
  *
  *   npm run bench -- [--config bench/matrix.yaml] [--only IDS] [--skip-hand]
  */
-import { spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,8 +35,8 @@ import { materializeSource, sourceIdentity } from '../pipeline/source/materializ
 import { sourceKey, sourceVolumeName } from '../pipeline/source/prepare.ts';
 import { TIMELINE_DATA } from '../pipeline/layout.ts';
 import { formatColumns } from '../pipeline/report/columns.ts';
+import { REPO, runCli } from './bench-cli.ts';
 
-const REPO = resolve(import.meta.dirname, '..');
 const log = { info: (m: string) => say(m), warn: (m: string) => say(`warning: ${m}`) };
 function say(m: string): void {
   process.stderr.write(`bench: ${m}\n`);
@@ -73,23 +72,6 @@ process.on('SIGINT', () => {
   controller.abort(new Error('SIGINT'));
   void stopping?.();
 });
-
-interface CliRun {
-  readonly seconds: number;
-  readonly code: number | null;
-  readonly stderr: string;
-}
-
-function runCli(args: readonly string[]): Promise<CliRun> {
-  return new Promise((done) => {
-    const t = performance.now();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'pipeline/cli/matrix.ts', ...args], { cwd: REPO, env: { ...process.env, GITHUB_ACTIONS: '' } });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
-    child.stdout.resume();
-    child.on('close', (code) => done({ seconds: (performance.now() - t) / 1000, code, stderr }));
-  });
-}
 
 /**
  * The constant script of a hand build: build arguments arrive as "$@", never pasted in. They
