@@ -30,6 +30,7 @@ import { BUILD_LOG, FINGERPRINT_FILE, RUN_RECORDS } from '../../pipeline/layout.
 import { fingerprintFile, RACY_MS } from '../../pipeline/source/tree-snapshot.ts';
 import { BUILD_TREES_DIR } from '../../pipeline/edk2-build/build-tree.ts';
 import { REPO } from '../helpers/config.ts';
+import { removeKeptTrees } from '../helpers/kept-trees.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-incremental-'));
@@ -162,15 +163,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const engine = new DockerEngine();
   const cacheDir = defaultCacheDir();
-  const kept = readdirSync(join(cacheDir, BUILD_TREES_DIR)).filter((f) => f.includes(`-${VARIANT}-`) || f.includes(`-${SIBLING}-`));
-  for (const name of kept) {
-    // Only this test's tree: its records name the tree's root.
-    const record = name.endsWith('.json') ? readFileSync(join(cacheDir, BUILD_TREES_DIR, name), 'utf8') : '';
-    if (!record.includes(JSON.stringify(tree))) continue;
-    const volume = name.slice(0, -'.json'.length);
-    await engine.removeVolume(volume).catch(() => {});
-    rmSync(join(cacheDir, BUILD_TREES_DIR, name), { force: true });
-  }
+  await removeKeptTrees(engine, cacheDir, tree);
   for (const v of volumes) await engine.removeVolume(v).catch(() => {});
   rmSync(fingerprintFile(cacheDir, tree), { force: true });
   rmSync(work, { recursive: true, force: true });

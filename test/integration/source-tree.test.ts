@@ -17,6 +17,7 @@ import type { Manifest } from '../../pipeline/domain.ts';
 import { DockerEngine } from '../../pipeline/engine/docker-engine.ts';
 import { fingerprintFile, RACY_MS } from '../../pipeline/source/tree-snapshot.ts';
 import { REPO } from '../helpers/config.ts';
+import { removeKeptTrees } from '../helpers/kept-trees.ts';
 
 const exec = promisify(execFile);
 const work = mkdtempSync(join(tmpdir(), 'edk2-matrix-tree-'));
@@ -65,6 +66,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const engine = new DockerEngine();
+  // The variant's kept build tree (incremental builds of a working tree) before the source volumes.
+  await removeKeptTrees(engine, defaultCacheDir(), tree);
   for (const v of volumes) await engine.removeVolume(v).catch(() => {});
   rmSync(fingerprintFile(defaultCacheDir(), tree), { force: true });
   rmSync(work, { recursive: true, force: true });
