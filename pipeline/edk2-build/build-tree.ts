@@ -196,6 +196,7 @@ export async function leaseBuildTree(i: LeaseInputs): Promise<BuildTreeLease | u
       try {
         await letGoOfSibling();
         if (ok) {
+          // Small fields first: takeSibling reads only the head of each record.
           const record: BuildTreeRecord = {
             format: BUILD_TREE_FORMAT, variant: i.plan.variant.id, volume, sibling, root: i.tree.root, digest: i.tree.digest,
             args: [...i.args], files: formatPathLines(i.tree.files), builtAt: new Date().toISOString(),
@@ -219,19 +220,32 @@ export async function leaseBuildTree(i: LeaseInputs): Promise<BuildTreeLease | u
 async function takeSibling(dir: string, sibling: string, i: LeaseInputs): Promise<{ start: BuildStart; lock: string } | undefined> {
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json')).sort();
   for (const name of names) {
-    const record = await readCachedJson(join(dir, name), recordSchema, RECORD_KIND, i.log);
-    if (!record || record.sibling !== sibling || record.variant === i.plan.variant.id || record.root !== i.tree.root) continue;
-    const lock = join(dir, `${record.volume}.lock`);
+    // A record is megabytes (every file's digest); its head says whose sibling it is.
+    if (!(await recordHead(join(dir, name))).includes(`"sibling":${JSON.stringify(sibling)}`)) continue;
+    const volume = name.slice(0, -'.json'.length);
+    const lock = join(dir, `${volume}.lock`);
     if (!(await takeLock(lock))) continue;
-    // Read again under its lock: a build of it may have ended (or begun) in between.
-    const now = await readCachedJson(join(dir, name), recordSchema, RECORD_KIND, i.log);
-    const start = now && now.volume === record.volume && (await i.volumeExists(now.volume))
-      ? decideStart(treeChange(parsePathLines(now.files), now.args, i.tree.files, i.args))
-      : undefined;
-    if (start?.mode === 'incremental') return { start: { mode: 'seed', from: record.volume, sibling: record.variant, change: start.change }, lock };
+    // Read under its lock: a build of it may have ended (or begun) since its head was read.
+    const record = await readCachedJson(join(dir, name), recordSchema, RECORD_KIND, i.log);
+    const usable = record && record.sibling === sibling && record.volume === volume && record.variant !== i.plan.variant.id
+      && record.root === i.tree.root && (await i.volumeExists(volume));
+    const start = usable ? decideStart(treeChange(parsePathLines(record.files), record.args, i.tree.files, i.args)) : undefined;
+    if (start?.mode === 'incremental') return { start: { mode: 'seed', from: volume, sibling: record!.variant, change: start.change }, lock };
     await releaseLock(lock);
   }
   return undefined;
+}
+
+/** The first KiB of a record: its small fields come before the file list (see recordSchema). */
+async function recordHead(path: string): Promise<string> {
+  const fh = await open(path, 'r').catch(() => undefined);
+  if (!fh) return '';
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(1024), 0, 1024, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Lock files this process holds (two variants of one run may both want one tree: a sibling's). */
