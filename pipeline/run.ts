@@ -8,6 +8,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { BuildPlan, Log, MatrixConfig, SourceFacts, Variant, VariantOutcome } from './domain.ts';
+import { siblingWaits } from './edk2-build/build-tree.ts';
 import { ensureCcacheVolume } from './edk2-build/ccache-volume.ts';
 import { cacheNamespace } from './engine/cache-namespace.ts';
 import type { BuildLimits } from './edk2-build/run-build.ts';
@@ -140,8 +141,13 @@ export async function runMatrix(engine: Engine, opts: RunOptions, reporter: Repo
           ? { cacheDir: opts.cacheDir, namespace: cacheNamespace(opts.cacheDir), forceClean: opts.cleanBuild === true }
           : undefined,
       };
+      // Siblings without a kept tree start after the one that has built, from a copy of its tree.
+      const waits = ctx.buildTrees && source.tree
+        ? await siblingWaits(toBuild, { ...ctx.buildTrees, builderDigest: image.digest, tree: source.tree })
+        : new Map<string, string>();
+      for (const [id, leader] of waits) reporter.info(`${id}: starts after ${leader}, its sibling (same DSC, other defines), from a copy of its build tree`);
       const buildStart = performance.now();
-      built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s));
+      built = await runVariants(toBuild, opts.schedule.jobs, signal, reporter, (plan, s) => runVariantJob(plan, ctx, s), waits);
       const wall = (performance.now() - buildStart) / 1000;
       const cpu = built.reduce((sum, o) => sum + (o.status === 'built' ? o.cpuSeconds : 0), 0);
       if (cpu > 0) coresBusy = cpu / (wall * availableParallelism());

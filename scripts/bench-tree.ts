@@ -12,10 +12,9 @@
  *
  *   npm run bench:tree -- [--config matrix.yaml] [--only IDS] [--jobs N --threads N]
  */
-import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultCacheDir } from '../pipeline/cli/matrix-command.ts';
 import { loadConfig } from '../pipeline/config/load.ts';
@@ -25,7 +24,7 @@ import { cacheNamespace } from '../pipeline/engine/cache-namespace.ts';
 import { DockerEngine } from '../pipeline/engine/docker-engine.ts';
 import { LABEL } from '../pipeline/engine/run-scope.ts';
 import { describeError } from '../pipeline/errors.ts';
-import { FINGERPRINT_FILE, RUN_RECORDS } from '../pipeline/layout.ts';
+import { differingDigests, publishedDigests } from '../pipeline/edk2-build/compare-builds.ts';
 import { formatColumns } from '../pipeline/report/columns.ts';
 import { REPO, runCli, type CliRun } from './bench-cli.ts';
 import { materializeSource } from '../pipeline/source/materialize.ts';
@@ -63,29 +62,13 @@ async function step(name: string, args: readonly string[], expect: RegExp): Prom
   return r;
 }
 
-/** Every published file of every variant but the run records (and the publication's own fingerprints), by its sha256. */
-function published(dir: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const v of variants) {
-    const walk = (d: string) => {
-      for (const name of readdirSync(d)) {
-        const p = join(d, name);
-        if (statSync(p).isDirectory()) walk(p);
-        else if (!RUN_RECORDS.includes(name) && name !== FINGERPRINT_FILE) files[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-      }
-    };
-    walk(join(dir, v.id));
-  }
-  return files;
-}
-
 /** Builds every variant clean and compares it with what the incremental run published. */
 async function prove(name: string): Promise<string> {
   rmSync(cleanOut, { recursive: true, force: true });
   await step(`${name}: every variant again, clean, to compare`, ['--out', cleanOut, '--clean-build', '--no-cache'], /0 failed/);
-  const a = published(out);
-  const b = published(cleanOut);
-  const differ = Object.keys({ ...a, ...b }).filter((f) => a[f] !== b[f]);
+  const ids = variants.map((v) => v.id);
+  const a = publishedDigests(out, ids);
+  const differ = differingDigests(a, publishedDigests(cleanOut, ids));
   if (differ.length) throw new Error(`${name}: the incremental build differs from the clean build in ${differ.join(', ')}`);
   return `${Object.keys(a).length} files identical`;
 }

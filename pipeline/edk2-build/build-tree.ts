@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { BuildPlan, Log, TreeContent } from '../domain.ts';
 import { sha256Hex } from '../checksums.ts';
+import { exists } from '../host/exists.ts';
 import { pidAlive } from '../host/pid-alive.ts';
 import { readCachedJson, type JsonFileKind } from '../host/read-json.ts';
 import type { RunScope } from '../engine/run-scope.ts';
@@ -210,6 +211,32 @@ export async function leaseBuildTree(i: LeaseInputs): Promise<BuildTreeLease | u
       }
     },
   };
+}
+
+/**
+ * Which variants of a run wait for a sibling before they start, as follower → leader: in each
+ * group of siblings to be built, those without a kept tree of their own start after the group's
+ * leader (the first with a kept tree, else the first) has built, from a copy of its tree —
+ * rather than building clean side by side with it. Nobody waits under `--clean-build`.
+ */
+export async function siblingWaits(
+  plans: readonly BuildPlan[],
+  i: Pick<LeaseInputs, 'cacheDir' | 'namespace' | 'builderDigest' | 'tree' | 'forceClean'>,
+): Promise<Map<string, string>> {
+  const waits = new Map<string, string>();
+  if (i.forceClean) return waits;
+  const groups = new Map<string, { id: string; kept: boolean }[]>();
+  for (const plan of plans) {
+    const volume = buildTreeVolume(i.namespace, plan.variant.id, buildTreeIdentity(plan, i.builderDigest, i.tree.root));
+    const kept = await exists(join(i.cacheDir, BUILD_TREES_DIR, `${volume}.json`));
+    const sibling = siblingIdentity(plan, i.builderDigest, i.tree.root);
+    groups.set(sibling, [...(groups.get(sibling) ?? []), { id: plan.variant.id, kept }]);
+  }
+  for (const members of groups.values()) {
+    const leader = (members.find((m) => m.kept) ?? members[0]!).id;
+    for (const m of members) if (!m.kept && m.id !== leader) waits.set(m.id, leader);
+  }
+  return waits;
 }
 
 /**

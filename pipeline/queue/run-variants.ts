@@ -3,6 +3,8 @@
  * on; aborting the signal stops queued variants from starting and running ones through their
  * own signal. When the engine is lost, variants not yet started fail at once with that error
  * (those already running fail by themselves, as their requests do).
+ * A variant in `waitsFor` joins the queue only once the variant it names has finished (built or
+ * failed): a sibling that starts from a copy of the other's build tree.
  */
 import PQueue from 'p-queue';
 import type { BuildPlan, VariantOutcome } from '../domain.ts';
@@ -17,6 +19,7 @@ export async function runVariants(
   signal: AbortSignal,
   reporter: Reporter,
   work: VariantWork,
+  waitsFor: ReadonlyMap<string, string> = new Map(),
 ): Promise<VariantOutcome[]> {
   const queue = new PQueue({ concurrency });
   let lost: EngineLostError | undefined;
@@ -24,29 +27,38 @@ export async function runVariants(
   // The signal is checked when a variant's turn comes, not handed to p-queue: p-queue would
   // reject a running task at once on abort, and the run must wait for its jobs to unwind
   // (containers stopped, nothing half-published) before it cleans up.
-  return Promise.all(
-    plans.map((plan) => queue.add(async (): Promise<VariantOutcome> => {
-      const id = plan.variant.id;
-      if (signal.aborted) return { id, status: 'cancelled' };
-      const started = performance.now();
-      if (lost) {
-        const outcome = { id, status: 'failed', seconds: 0, error: new EngineLostError(lost.host, `${id} waited its turn`, lost.code) } as const;
-        reporter.finished(outcome);
-        return outcome;
-      }
-      reporter.started(id);
-      try {
-        const { dir, cpuNanos } = await work(plan, signal);
-        const outcome = { id, status: 'built', from: 'built', seconds: (performance.now() - started) / 1000, dir, cpuSeconds: cpuNanos / 1e9 } as const;
-        reporter.finished(outcome);
-        return outcome;
-      } catch (err) {
-        if (err instanceof CancelledError || signal.aborted) return { id, status: 'cancelled' };
-        if (err instanceof EngineLostError) lost ??= err;
-        const outcome = { id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
-        reporter.finished(outcome);
-        return outcome;
-      }
-    })),
-  );
+  const one = (plan: BuildPlan) => queue.add(async (): Promise<VariantOutcome> => {
+    const id = plan.variant.id;
+    if (signal.aborted) return { id, status: 'cancelled' };
+    const started = performance.now();
+    if (lost) {
+      const outcome = { id, status: 'failed', seconds: 0, error: new EngineLostError(lost.host, `${id} waited its turn`, lost.code) } as const;
+      reporter.finished(outcome);
+      return outcome;
+    }
+    reporter.started(id);
+    try {
+      const { dir, cpuNanos } = await work(plan, signal);
+      const outcome = { id, status: 'built', from: 'built', seconds: (performance.now() - started) / 1000, dir, cpuSeconds: cpuNanos / 1e9 } as const;
+      reporter.finished(outcome);
+      return outcome;
+    } catch (err) {
+      if (err instanceof CancelledError || signal.aborted) return { id, status: 'cancelled' };
+      if (err instanceof EngineLostError) lost ??= err;
+      const outcome = { id, status: 'failed', seconds: (performance.now() - started) / 1000, error: err as Error } as const;
+      reporter.finished(outcome);
+      return outcome;
+    }
+  });
+  const outcomes = new Map<string, Promise<VariantOutcome>>();
+  const ids = new Set(plans.map((p) => p.variant.id));
+  const leaderOf = (plan: BuildPlan) => {
+    const leader = waitsFor.get(plan.variant.id);
+    return leader !== undefined && ids.has(leader) && !waitsFor.has(leader) ? leader : undefined;
+  };
+  const waiting = (plan: BuildPlan) => leaderOf(plan) !== undefined;
+  for (const plan of plans) if (!waiting(plan)) outcomes.set(plan.variant.id, one(plan));
+  // A job never rejects (its outcome says how it ended).
+  for (const plan of plans) if (waiting(plan)) outcomes.set(plan.variant.id, outcomes.get(leaderOf(plan)!)!.then(() => one(plan)));
+  return Promise.all(plans.map((p) => outcomes.get(p.variant.id)!));
 }

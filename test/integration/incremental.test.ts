@@ -18,17 +18,17 @@
  * compiler cache) that matrix-build fills; removes the volumes and files it made.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultCacheDir } from '../../pipeline/cli/matrix-command.ts';
 import { DockerEngine } from '../../pipeline/engine/docker-engine.ts';
-import { BUILD_LOG, FINGERPRINT_FILE, RUN_RECORDS } from '../../pipeline/layout.ts';
+import { BUILD_LOG } from '../../pipeline/layout.ts';
 import { fingerprintFile, RACY_MS } from '../../pipeline/source/tree-snapshot.ts';
 import { BUILD_TREES_DIR } from '../../pipeline/edk2-build/build-tree.ts';
+import { publishedDigests } from '../../pipeline/edk2-build/compare-builds.ts';
 import { REPO } from '../helpers/config.ts';
 import { removeKeptTrees } from '../helpers/kept-trees.ts';
 
@@ -63,19 +63,7 @@ async function matrixOf(variant: string, name: string, config: string, ...args: 
 }
 
 /** Every published file of the variant but the run records (and the publication's own fingerprints), by its sha256. */
-function published(r: Result): Record<string, string> {
-  const dir = join(r.out, r.variant);
-  const files: Record<string, string> = {};
-  const walk = (d: string) => {
-    for (const name of readdirSync(d)) {
-      const p = join(d, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (!RUN_RECORDS.includes(name) && name !== FINGERPRINT_FILE) files[relative(dir, p)] = createHash('sha256').update(readFileSync(p)).digest('hex');
-    }
-  };
-  walk(dir);
-  return files;
-}
+const published = (r: Result) => publishedDigests(r.out, [r.variant]);
 
 const buildLog = (r: Result) => readFileSync(join(r.out, r.variant, BUILD_LOG), 'utf8');
 /** Whether edk2 compiled the DXE core's dispatcher in that build (no edit here touches it). */
@@ -207,7 +195,9 @@ describe('incremental builds of a working tree (IA32)', () => {
     const clean = await matrixOf(SIBLING, 'seed-clean', config, '--clean-build');
     expect(clean.code, clean.stderr.slice(-3000)).toBe(0);
     expect(published(seeded)).toEqual(published(clean));
-    expect(published(seeded)['OVMF_CODE.fd']).not.toBe(published(base)['OVMF_CODE.fd']);
+    const code = published(seeded)[`${SIBLING}/OVMF_CODE.fd`];
+    expect(code).toMatch(/^[0-9a-f]{64}$/);
+    expect(code).not.toBe(published(base)[`${VARIANT}/OVMF_CODE.fd`]);
 
     forgetKeptTree(VARIANT);
     const back = await matrix('back', CI_MATRIX);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { BuildPlan, Log, TreeContent } from '../../pipeline/domain.ts';
 import {
-  BUILD_TREES_DIR, buildTreeIdentity, decideStart, describeChange, leaseBuildTree, treeChange,
+  BUILD_TREES_DIR, buildTreeIdentity, decideStart, describeChange, leaseBuildTree, siblingWaits, treeChange,
 } from '../../pipeline/edk2-build/build-tree.ts';
 import { volumeUpdate } from '../../pipeline/source/tree-volume.ts';
 import { pruneCaches } from '../../pipeline/cli/prune-cache.ts';
@@ -139,6 +139,19 @@ describe('the lease on a kept build tree', () => {
     const d = (await leaseBuildTree(inputs(cache, tools, third)))!;
     expect(d.start).toEqual({ mode: 'clean', reason: 'no kept build yet' });
     await d.finish(false);
+  });
+
+  it('has the siblings of a run without a kept tree wait for the one with a kept tree, else the first; nobody under --clean-build', async () => {
+    const cache = tempDir('cache-');
+    const ia32 = ['ia32-debug', 'ia32-secureboot-debug', 'ia32-network-debug'].map((id) => plan(id));
+    const x64 = { ...plan('x64-debug'), variant: { ...plan('x64-debug').variant, platform: { dsc: 'OvmfPkg/OvmfPkgX64.dsc', buildArches: ['X64'] } } } as unknown as BuildPlan;
+    const ins = { cacheDir: cache, namespace: 'ns', builderDigest: 'b', tree: T0, forceClean: false };
+    expect([...await siblingWaits([...ia32, x64], ins)]).toEqual([['ia32-secureboot-debug', 'ia32-debug'], ['ia32-network-debug', 'ia32-debug']]);
+    // ia32-network-debug was built before: it builds from its own tree, the others start after it.
+    const kept = (await leaseBuildTree({ ...inputs(cache, T0), plan: ia32[2]! }))!;
+    await kept.finish(true);
+    expect([...await siblingWaits([...ia32, x64], ins)]).toEqual([['ia32-debug', 'ia32-network-debug'], ['ia32-secureboot-debug', 'ia32-network-debug']]);
+    expect(await siblingWaits([...ia32, x64], { ...ins, forceClean: true })).toEqual(new Map());
   });
 
   it('builds clean from a damaged record, and says so', async () => {

@@ -39,6 +39,24 @@ describe('the variant queue', () => {
     expect(reporter.started_).toEqual(['a', 'b', 'c']);
   });
 
+  it('starts a variant that waits for a sibling only once that one has finished, built or failed, with the slots still shared', async () => {
+    const reporter = recorder();
+    const events: string[] = [];
+    const waits = new Map([['a2', 'a'], ['b2', 'b']]);
+    const outcomes = await runVariants([plan('a'), plan('a2'), plan('b'), plan('b2'), plan('c')], 2, new AbortController().signal, reporter, async (p) => {
+      events.push(`start ${p.variant.id}`);
+      await new Promise((r) => setTimeout(r, p.variant.id === 'a' ? 30 : 5));
+      events.push(`end ${p.variant.id}`);
+      if (p.variant.id === 'b') throw new BuildError('b', 'exit-status', 'edk2 build exited with status 2', 2, undefined, []);
+      return { dir: `/out/${p.variant.id}`, cpuNanos: 1e9 };
+    }, waits);
+    expect(outcomes.map((o) => [o.id, o.status])).toEqual([['a', 'built'], ['a2', 'built'], ['b', 'failed'], ['b2', 'built'], ['c', 'built']]);
+    expect(events.indexOf('start a2')).toBeGreaterThan(events.indexOf('end a'));
+    expect(events.indexOf('start b2')).toBeGreaterThan(events.indexOf('end b'));
+    // c does not wait behind a's siblings: it takes the slot b left while a still builds.
+    expect(events.indexOf('start c')).toBeLessThan(events.indexOf('end a'));
+  });
+
   it('starts no further variant once the engine is lost, and fails those with the reason', async () => {
     const reporter = recorder();
     const outcomes = await runVariants([plan('a'), plan('b'), plan('c')], 1, new AbortController().signal, reporter, async (p) => {

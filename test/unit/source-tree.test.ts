@@ -349,4 +349,24 @@ describe('npm run matrix with a tree', () => {
     expect(refused).toBeInstanceOf(ReleaseError);
     expect((refused as Error).message).toMatch(/x64-debug: was built from a local tree \(local tree \(git .*\)\), which no one else can rebuild$/);
   });
+
+  it('builds a cold group of siblings one after the other: the first clean, the others from a copy of its build tree', async () => {
+    const f = await matrixFixture();
+    writeFileSync(f.file, readFileSync(f.file, 'utf8').replace('matrix:\n', 'features:\n  secureboot: { defines: { SECURE_BOOT_ENABLE: true } }\nmatrix:\n')
+      + '  include:\n    - { arch: X64, features: secureboot }\n');
+    const tree = gitTree();
+    const engine = builderEngine();
+    const ran = await run(matrixCommand, ['--config', f.file, '--out', f.out, '--cache-dir', f.cache, '--source-dir', tree, '--jobs', '2'], engine);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stderr).toContain('x64-secureboot-debug: starts after x64-debug, its sibling (same DSC, other defines), from a copy of its build tree');
+    expect(ran.stderr).toContain('x64-debug: clean build (no kept build yet), kept for incremental builds');
+    expect(ran.stderr).toContain('ia32-debug: clean build (no kept build yet), kept for incremental builds');
+    expect(ran.stderr).toMatch(/x64-secureboot-debug: incremental build, from a copy of x64-debug's kept build tree: no file changed, defines or PCDs changed against x64-debug's/);
+    expect(ran.stderr).toMatch(/3 built/);
+    // A second run: each has its own kept tree, nobody waits.
+    const again = await run(matrixCommand, ['--config', f.file, '--out', f.out, '--cache-dir', f.cache, '--source-dir', tree, '--jobs', '2', '--no-cache'], engine);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('starts after');
+    expect(again.stderr).toContain('x64-secureboot-debug: incremental build, from its kept build tree');
+  });
 });
