@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { extract, pack, type Header, type Pack } from 'tar-stream';
 import xz from 'xz-decompress';
+import type { Container } from '../engine/engine.ts';
 import { SourceError } from '../errors.ts';
 import { checkEntry, UnsafeEntryError } from './tar-safety.ts';
 
@@ -129,4 +130,22 @@ export function packTree(
   })();
   done.catch((err) => out.destroy(err as Error));
   return { stream: out as unknown as Readable, done };
+}
+
+/**
+ * Streams a packed tree into the container at `dir`. A SourceError while packing (unsafe entry,
+ * damaged archive) is the reason to report; the engine's complaint about the truncated stream
+ * is only its consequence. When the engine fails first, packing is stopped.
+ */
+export async function putTree(container: Container, dir: string, tree: { stream: Readable; done: Promise<void> }): Promise<void> {
+  const [put, packed] = await Promise.allSettled([
+    container.putArchive(dir, tree.stream).catch((err: unknown) => {
+      tree.stream.destroy();
+      throw err;
+    }),
+    tree.done,
+  ]);
+  if (packed.status === 'rejected' && packed.reason instanceof SourceError) throw packed.reason;
+  if (put.status === 'rejected') throw put.reason;
+  if (packed.status === 'rejected') throw packed.reason;
 }

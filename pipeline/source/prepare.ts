@@ -5,16 +5,14 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import type { BuilderImage, PreparedSource, SourceComponent, SourceSpec } from '../domain.ts';
-import type { Container } from '../engine/engine.ts';
 import { runToCompletion } from '../engine/run-to-completion.ts';
 import { LABEL_KEY, type RunScope } from '../engine/run-scope.ts';
 import { describeError, SourceError } from '../errors.ts';
 import type { Log } from '../domain.ts';
 import { cacheNamespace } from '../engine/cache-namespace.ts';
 import { materializeSource, sourceIdentity, type SourceIdentity } from './materialize.ts';
-import { packTree } from './pack-tree.ts';
+import { packTree, putTree } from './pack-tree.ts';
 import { sha256Hex } from '../checksums.ts';
 import { treeContent, treeSnapshot } from './tree-snapshot.ts';
 import { plannedUpdate, recordTreeVolume, updateTreeVolume } from './tree-volume.ts';
@@ -132,7 +130,7 @@ export async function ensureSource(
       hardened: true,
     }, {
       role: 'prepare', signal,
-      put: (container) => copyTree(container, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`))),
+      put: (container) => putTree(container, SOURCE_MOUNT, packTree(inputs.layers, inputs.extras, inputs.walkers, (entry, reason) => log.warn(`source: left out ${entry} (${reason})`))),
       log: {
         path: logPath,
         onLine: (line) => {
@@ -178,22 +176,4 @@ async function removeEarlierTreeVolumes(scope: RunScope, keep: string, treeLabel
     if (v.id === keep || !v.id.startsWith(prefix)) continue;
     await scope.engine.removeVolume(v.id).catch((err: unknown) => log.info(`kept the earlier source volume ${v.id} (${describeError(err)})`));
   }
-}
-
-/**
- * Streams the packed tree into the container. A SourceError while packing (unsafe entry,
- * damaged archive) is the reason to report; the engine's complaint about the truncated stream
- * is only its consequence. When the engine fails first, packing is stopped.
- */
-async function copyTree(container: Container, tree: { stream: Readable; done: Promise<void> }): Promise<void> {
-  const [put, packed] = await Promise.allSettled([
-    container.putArchive(SOURCE_MOUNT, tree.stream).catch((err: unknown) => {
-      tree.stream.destroy();
-      throw err;
-    }),
-    tree.done,
-  ]);
-  if (packed.status === 'rejected' && packed.reason instanceof SourceError) throw packed.reason;
-  if (put.status === 'rejected') throw put.reason;
-  if (packed.status === 'rejected') throw packed.reason;
 }

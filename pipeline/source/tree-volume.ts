@@ -19,7 +19,7 @@ import type { RunScope } from '../engine/run-scope.ts';
 import { SourceError } from '../errors.ts';
 import { readCachedJson, type JsonFileKind } from '../host/read-json.ts';
 import { sha256Hex } from '../checksums.ts';
-import { packTree } from './pack-tree.ts';
+import { packTree, putTree } from './pack-tree.ts';
 import { walkSnapshot } from './tree-pack.ts';
 import { formatPathLines, parsePathLines, type TreeSnapshot } from './tree-snapshot.ts';
 
@@ -115,9 +115,6 @@ export async function updateTreeVolume(i: UpdateInputs, from: string, update: Vo
     'sh', '-c', `cd /src && xargs -0 -r rm -f -- < ${DELETED_LIST} && rm -f ${DELETED_LIST} && printf '%s\\n' "$1" > .edk2-matrix/ready`,
     'edk2-matrix-update', i.key,
   ], async (container) => {
-    const tree = packTree([], [deletions], [walkSnapshot(i.snap, only)], (entry, reason) => i.log.warn(`source: left out ${entry} (${reason})`));
-    const [put, packed] = await Promise.allSettled([container.putArchive('/src', tree.stream), tree.done]);
-    if (packed.status === 'rejected') throw packed.reason;
-    if (put.status === 'rejected') throw put.reason;
+    await putTree(container, '/src', packTree([], [deletions], [walkSnapshot(i.snap, only)], (entry, reason) => i.log.warn(`source: left out ${entry} (${reason})`)));
   });
 }
