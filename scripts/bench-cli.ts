@@ -1,6 +1,7 @@
-/** What the benchmarks share: one run of the matrix CLI as a child process, timed, its stderr kept. */
+/** What the benchmarks share: one run of the matrix CLI as a child process, timed, its stderr kept; the comparison with a clean build. */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { differingDigests, publishedDigests } from '../pipeline/edk2-build/compare-builds.ts';
 
 export const REPO = resolve(import.meta.dirname, '..');
 
@@ -19,4 +20,15 @@ export function runCli(args: readonly string[]): Promise<CliRun> {
     child.stdout.resume();
     child.on('close', (code) => done({ seconds: (performance.now() - t) / 1000, code, stderr }));
   });
+}
+
+/**
+ * The proof of an incremental (or seeded) build: every published file of `ids` in `built` is the
+ * same as in `clean`, a clean build of the same tree. Throws naming the files that differ.
+ */
+export function sameAsClean(name: string, built: string, clean: string, ids: readonly string[]): string {
+  const files = publishedDigests(built, ids);
+  const differ = differingDigests(files, publishedDigests(clean, ids));
+  if (differ.length) throw new Error(`${name}: differs from the clean build in ${differ.join(', ')}`);
+  return `${Object.keys(files).length} files identical to clean builds`;
 }

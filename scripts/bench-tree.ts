@@ -24,9 +24,8 @@ import { cacheNamespace } from '../pipeline/engine/cache-namespace.ts';
 import { DockerEngine } from '../pipeline/engine/docker-engine.ts';
 import { LABEL } from '../pipeline/engine/run-scope.ts';
 import { describeError } from '../pipeline/errors.ts';
-import { differingDigests, publishedDigests } from '../pipeline/edk2-build/compare-builds.ts';
 import { formatColumns } from '../pipeline/report/columns.ts';
-import { REPO, runCli, type CliRun } from './bench-cli.ts';
+import { REPO, runCli, sameAsClean, type CliRun } from './bench-cli.ts';
 import { materializeSource } from '../pipeline/source/materialize.ts';
 import { RACY_MS } from '../pipeline/source/tree-snapshot.ts';
 
@@ -66,11 +65,7 @@ async function step(name: string, args: readonly string[], expect: RegExp): Prom
 async function prove(name: string): Promise<string> {
   rmSync(cleanOut, { recursive: true, force: true });
   await step(`${name}: every variant again, clean, to compare`, ['--out', cleanOut, '--clean-build', '--no-cache'], /0 failed/);
-  const ids = variants.map((v) => v.id);
-  const a = publishedDigests(out, ids);
-  const differ = differingDigests(a, publishedDigests(cleanOut, ids));
-  if (differ.length) throw new Error(`${name}: the incremental build differs from the clean build in ${differ.join(', ')}`);
-  return `${Object.keys(a).length} files identical`;
+  return sameAsClean(name, out, cleanOut, variants.map((v) => v.id));
 }
 
 function edit(path: string, find: RegExp, add: (nl: string) => string): void {

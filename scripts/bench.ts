@@ -39,8 +39,7 @@ import { materializeSource, sourceIdentity } from '../pipeline/source/materializ
 import { sourceKey, sourceVolumeName } from '../pipeline/source/prepare.ts';
 import { TIMELINE_DATA } from '../pipeline/layout.ts';
 import { formatColumns } from '../pipeline/report/columns.ts';
-import { REPO, runCli, type CliRun } from './bench-cli.ts';
-import { differingDigests, publishedDigests } from '../pipeline/edk2-build/compare-builds.ts';
+import { REPO, runCli, sameAsClean, type CliRun } from './bench-cli.ts';
 import { RACY_MS } from '../pipeline/source/tree-snapshot.ts';
 
 const log = { info: (m: string) => say(m), warn: (m: string) => say(`warning: ${m}`) };
@@ -155,10 +154,7 @@ async function proveClean(name: string, cfg: string, outDir: string, ids: readon
   say(`${name}: built again clean, to compare`);
   const r = await fromTree(cfg, cleanOut, ids, '--clean-build', '--no-cache');
   if (r.code !== 0) throw new Error(`${name}: the clean build failed:\n${r.stderr.slice(-2000)}`);
-  const built = publishedDigests(outDir, ids);
-  const differ = differingDigests(built, publishedDigests(cleanOut, ids));
-  if (differ.length) throw new Error(`${name}: differs from the clean build in ${differ.join(', ')}`);
-  return `${Object.keys(built).length} files identical to clean builds`;
+  return sameAsClean(name, outDir, cleanOut, ids);
 }
 
 function buildSeconds(outDir: string): Record<string, number> {

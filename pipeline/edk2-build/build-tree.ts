@@ -160,12 +160,8 @@ interface LeaseInputs {
  * removed as the lease starts: from then on only a finished, successful build writes it again.
  */
 export async function leaseBuildTree(i: LeaseInputs): Promise<BuildTreeLease | undefined> {
-  const identity = buildTreeIdentity(i.plan, i.builderDigest, i.tree.root);
-  const volume = buildTreeVolume(i.namespace, i.plan.variant.id, identity);
-  const dir = join(i.cacheDir, BUILD_TREES_DIR);
+  const { dir, volume, recordPath, lockPath } = keptTree(i, i.plan);
   await mkdir(dir, { recursive: true });
-  const lockPath = join(dir, `${volume}.lock`);
-  const recordPath = join(dir, `${volume}.json`);
   if (!(await takeLock(lockPath))) return undefined;
   const sibling = siblingIdentity(i.plan, i.builderDigest, i.tree.root);
   let start: BuildStart;
@@ -213,6 +209,13 @@ export async function leaseBuildTree(i: LeaseInputs): Promise<BuildTreeLease | u
   };
 }
 
+/** Where a variant's kept tree is: its volume, and its record and lock in the cache. */
+function keptTree(i: Pick<LeaseInputs, 'cacheDir' | 'namespace' | 'builderDigest' | 'tree'>, plan: BuildPlan) {
+  const volume = buildTreeVolume(i.namespace, plan.variant.id, buildTreeIdentity(plan, i.builderDigest, i.tree.root));
+  const dir = join(i.cacheDir, BUILD_TREES_DIR);
+  return { dir, volume, recordPath: join(dir, `${volume}.json`), lockPath: join(dir, `${volume}.lock`) };
+}
+
 /**
  * Which variants of a run wait for a sibling before they start, as follower → leader: in each
  * group of siblings to be built, those without a kept tree of their own start after the group's
@@ -227,10 +230,11 @@ export async function siblingWaits(
   if (i.forceClean) return waits;
   const groups = new Map<string, { id: string; kept: boolean }[]>();
   for (const plan of plans) {
-    const volume = buildTreeVolume(i.namespace, plan.variant.id, buildTreeIdentity(plan, i.builderDigest, i.tree.root));
-    const kept = await exists(join(i.cacheDir, BUILD_TREES_DIR, `${volume}.json`));
+    const member = { id: plan.variant.id, kept: await exists(keptTree(i, plan).recordPath) };
     const sibling = siblingIdentity(plan, i.builderDigest, i.tree.root);
-    groups.set(sibling, [...(groups.get(sibling) ?? []), { id: plan.variant.id, kept }]);
+    const group = groups.get(sibling);
+    if (group) group.push(member);
+    else groups.set(sibling, [member]);
   }
   for (const members of groups.values()) {
     const leader = (members.find((m) => m.kept) ?? members[0]!).id;

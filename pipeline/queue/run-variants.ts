@@ -3,8 +3,9 @@
  * on; aborting the signal stops queued variants from starting and running ones through their
  * own signal. When the engine is lost, variants not yet started fail at once with that error
  * (those already running fail by themselves, as their requests do).
- * A variant in `waitsFor` joins the queue only once the variant it names has finished (built or
- * failed): a sibling that starts from a copy of the other's build tree.
+ * A variant in `waitsFor` joins the queue only once the variant it names, and any variant before
+ * it waiting for the same one, has finished (built or failed): a sibling that starts from a copy
+ * of the other's build tree.
  */
 import PQueue from 'p-queue';
 import type { BuildPlan, VariantOutcome } from '../domain.ts';
@@ -56,9 +57,16 @@ export async function runVariants(
     const leader = waitsFor.get(plan.variant.id);
     return leader !== undefined && ids.has(leader) && !waitsFor.has(leader) ? leader : undefined;
   };
-  const waiting = (plan: BuildPlan) => leaderOf(plan) !== undefined;
-  for (const plan of plans) if (!waiting(plan)) outcomes.set(plan.variant.id, one(plan));
-  // A job never rejects (its outcome says how it ended).
-  for (const plan of plans) if (waiting(plan)) outcomes.set(plan.variant.id, outcomes.get(leaderOf(plan)!)!.then(() => one(plan)));
+  for (const plan of plans) if (!leaderOf(plan)) outcomes.set(plan.variant.id, one(plan));
+  // Those waiting for one leader go one after another: each copies the leader's tree (or the one
+  // before it's), and a tree being copied is held. A job never rejects (its outcome says how it ended).
+  const last = new Map<string, Promise<VariantOutcome>>();
+  for (const plan of plans) {
+    const leader = leaderOf(plan);
+    if (!leader) continue;
+    const outcome = (last.get(leader) ?? outcomes.get(leader)!).then(() => one(plan));
+    last.set(leader, outcome);
+    outcomes.set(plan.variant.id, outcome);
+  }
   return Promise.all(plans.map((p) => outcomes.get(p.variant.id)!));
 }

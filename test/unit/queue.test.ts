@@ -57,6 +57,17 @@ describe('the variant queue', () => {
     expect(events.indexOf('start c')).toBeLessThan(events.indexOf('end a'));
   });
 
+  it('starts the variants that wait for one sibling one after another, not side by side', async () => {
+    const events: string[] = [];
+    await runVariants([plan('a'), plan('a2'), plan('a3')], 2, new AbortController().signal, recorder(), async (p) => {
+      events.push(`start ${p.variant.id}`);
+      await new Promise((r) => setTimeout(r, 5));
+      events.push(`end ${p.variant.id}`);
+      return { dir: `/out/${p.variant.id}`, cpuNanos: 1e9 };
+    }, new Map([['a2', 'a'], ['a3', 'a']]));
+    expect(events).toEqual(['start a', 'end a', 'start a2', 'end a2', 'start a3', 'end a3']);
+  });
+
   it('starts no further variant once the engine is lost, and fails those with the reason', async () => {
     const reporter = recorder();
     const outcomes = await runVariants([plan('a'), plan('b'), plan('c')], 1, new AbortController().signal, reporter, async (p) => {
